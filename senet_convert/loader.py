@@ -1,0 +1,329 @@
+"""prototxt (+ caffemodel) -> Net: phase filtering, the three input forms, in-place renaming,
+shape inference and weight matching, with every problem reported against file and layer.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import shapes as shape_rules
+from .caffe import caffe_pb2
+from .caffe.caffemodel import CaffeModel, StoredBlob, read_caffemodel
+from .caffe.prototxt import layer_lines, mean_from_comment, parse_net, read_text
+from .caffe.upgrade import upgrade_net
+from .errors import ConvertError
+from .graph import Layer, Net, Shape
+
+# Layers that only matter for training or for reading datasets: dropped from the graph.
+SKIPPED_TYPES = frozenset(
+    {
+        "Accuracy",
+        "ContrastiveLoss",
+        "EuclideanLoss",
+        "HingeLoss",
+        "InfogainLoss",
+        "MultinomialLogisticLoss",
+        "SigmoidCrossEntropyLoss",
+        "Silence",
+        "SoftmaxWithLoss",
+    }
+)
+DATA_TYPES = frozenset({"Data", "ImageData", "HDF5Data", "WindowData", "MemoryData", "DummyData"})
+
+
+def supported_types() -> list[str]:
+    return sorted(["Input", *shape_rules.RULES])
+
+
+def _meets_rule(rule: caffe_pb2.NetStateRule, state: caffe_pb2.NetState) -> bool:
+    # Caffe's Net::StateMeetsRule.
+    if rule.HasField("phase") and rule.phase != state.phase:
+        return False
+    if rule.HasField("min_level") and state.level < rule.min_level:
+        return False
+    if rule.HasField("max_level") and state.level > rule.max_level:
+        return False
+    if any(stage not in state.stage for stage in rule.stage):
+        return False
+    if any(stage in state.stage for stage in rule.not_stage):
+        return False
+    return True
+
+
+def _included(layer: caffe_pb2.LayerParameter, state: caffe_pb2.NetState) -> bool:
+    if layer.include:
+        return any(_meets_rule(r, state) for r in layer.include)
+    return not any(_meets_rule(r, state) for r in layer.exclude)
+
+
+def _checked_input(shape, where: str, batch: int | None) -> Shape:
+    shape = tuple(int(d) for d in shape)
+    if batch is not None and shape:
+        shape = (batch, *shape[1:])
+    try:
+        return shape_rules.check_shape(shape, where)
+    except shape_rules.ShapeError as exc:
+        raise ConvertError(str(exc)) from None
+
+
+def _net_inputs(proto: caffe_pb2.NetParameter, path, batch) -> dict[str, Shape]:
+    """The legacy `input:` forms (with `input_shape` or four `input_dim` per input)."""
+    inputs: dict[str, Shape] = {}
+    if not proto.input:
+        if proto.input_shape or proto.input_dim:
+            raise ConvertError(f"{path}: input_shape/input_dim given without an input name")
+        return inputs
+    if proto.input_shape:
+        if len(proto.input_shape) != len(proto.input):
+            raise ConvertError(f"{path}: {len(proto.input)} inputs but {len(proto.input_shape)} input_shape entries")
+        dims = [list(s.dim) for s in proto.input_shape]
+    elif proto.input_dim:
+        if len(proto.input_dim) != 4 * len(proto.input):
+            raise ConvertError(f"{path}: {len(proto.input)} inputs need {4 * len(proto.input)} input_dim values, got {len(proto.input_dim)}")
+        dims = [list(proto.input_dim[4 * i : 4 * i + 4]) for i in range(len(proto.input))]
+    else:
+        raise ConvertError(f"{path}: input '{proto.input[0]}' has no input_shape or input_dim")
+    for name, shape in zip(proto.input, dims):
+        inputs[name] = _checked_input(shape, f"{path}: input '{name}'", batch)
+    return inputs
+
+
+def _data_layer_shapes(layer: caffe_pb2.LayerParameter) -> list[Shape] | None:
+    if layer.type == "DummyData":
+        p = layer.dummy_data_param
+        if p.shape:
+            return [tuple(s.dim) for s in p.shape]
+        return [(n, c, h, w) for n, c, h, w in zip(p.num, p.channels, p.height, p.width)] or None
+    if layer.type == "MemoryData":
+        p = layer.memory_data_param
+        return [(p.batch_size, p.channels, p.height, p.width), (p.batch_size,)]
+    return None
+
+
+class _Builder:
+    def __init__(self, path: Path, batch: int | None):
+        self.path = path
+        self.batch = batch
+        self.current: dict[str, str] = {}  # Caffe blob -> its current value
+        self.shapes: dict[str, Shape] = {}
+        self.blob_of: dict[str, str] = {}
+        self.inputs: dict[str, Shape] = {}
+        self.layers: list[Layer] = []
+        self.names: set[str] = set()
+
+    def where(self, name: str, type_: str, line: int | None) -> str:
+        at = f"{self.path}:{line}" if line else str(self.path)
+        return f"{at}: layer '{name}' ({type_})"
+
+    def add_input(self, blob: str, shape: Shape):
+        if blob in self.current:
+            raise ConvertError(f"{self.path}: input '{blob}' is defined twice")
+        self.current[blob] = blob
+        self.shapes[blob] = shape
+        self.blob_of[blob] = blob
+        self.inputs[blob] = shape
+
+    def define(self, blob: str, layer_name: str) -> str:
+        if blob not in self.current and blob not in self.blob_of:
+            value = blob
+        else:
+            value = f"{blob}@{layer_name}"
+            k = 2
+            while value in self.blob_of:
+                value = f"{blob}@{layer_name}#{k}"
+                k += 1
+        self.blob_of[value] = blob
+        return value
+
+    def add(self, proto: caffe_pb2.LayerParameter, line: int | None):
+        where = self.where(proto.name, proto.type, line)
+        if proto.name in self.names:
+            raise ConvertError(f"{where}: a second layer with this name")
+        self.names.add(proto.name)
+        try:
+            bottoms = tuple(self.current[b] for b in proto.bottom)
+        except KeyError as exc:
+            raise ConvertError(f"{where}: bottom '{exc.args[0]}' is not produced by any earlier layer") from None
+        try:
+            top_shapes, _ = shape_rules.infer(proto, [self.shapes[b] for b in bottoms])
+            if len(top_shapes) != len(proto.top):
+                raise shape_rules.ShapeError(f"has {len(proto.top)} tops, expected {len(top_shapes)}")
+            for top, shape in zip(proto.top, top_shapes):
+                shape_rules.check_shape(shape, f"top '{top}'")
+        except shape_rules.ShapeError as exc:
+            raise ConvertError(f"{where}: {exc}") from None
+        tops = tuple(self.define(t, proto.name) for t in proto.top)
+        for blob, value, shape in zip(proto.top, tops, top_shapes):
+            self.current[blob] = value
+            self.shapes[value] = tuple(shape)
+        param = caffe_pb2.LayerParameter()
+        param.CopyFrom(proto)
+        del param.blobs[:]
+        self.layers.append(
+            Layer(
+                name=proto.name,
+                type=proto.type,
+                bottoms=bottoms,
+                tops=tops,
+                param=param,
+                caffe_bottoms=tuple(proto.bottom),
+                caffe_tops=tuple(proto.top),
+                top_shapes=tuple(tuple(s) for s in top_shapes),
+                line=line,
+            )
+        )
+
+
+def _outputs(layers: list[Layer], inputs: dict[str, Shape], final: dict[str, str]) -> list[str]:
+    # Caffe's Net::Init: blobs produced and never consumed afterwards, in name order (a std::set).
+    available: set[str] = set(inputs)
+    for layer in layers:
+        available.difference_update(layer.caffe_bottoms)
+        available.update(layer.caffe_tops)
+    return [final[blob] for blob in sorted(available)]
+
+
+def build_graph(proto: caffe_pb2.NetParameter, text: str, path: Path, batch: int | None) -> Net:
+    lines = layer_lines(text)
+    if proto.layers:
+        upgrade_net(proto)
+    state = caffe_pb2.NetState(phase=caffe_pb2.TEST)
+    if proto.HasField("state"):
+        state.MergeFrom(proto.state)
+        state.phase = caffe_pb2.TEST
+    builder = _Builder(path, batch)
+    for name, shape in _net_inputs(proto, path, batch).items():
+        builder.add_input(name, shape)
+    supported = set(shape_rules.RULES)
+    skipped_blobs: set[str] = set()
+    for index, layer in enumerate(proto.layer):
+        line = lines[index] if index < len(lines) else None
+        if not _included(layer, state):
+            continue
+        where = builder.where(layer.name, layer.type, line)
+        if layer.type == "Input":
+            shapes_ = [list(s.dim) for s in layer.input_param.shape]
+            if len(shapes_) not in (1, len(layer.top)):
+                raise ConvertError(f"{where}: {len(layer.top)} tops but {len(shapes_)} shapes")
+            for i, top in enumerate(layer.top):
+                builder.add_input(top, _checked_input(shapes_[0 if len(shapes_) == 1 else i], f"{where}: top '{top}'", batch))
+            continue
+        if layer.type in DATA_TYPES:
+            data_shapes = _data_layer_shapes(layer)
+            if data_shapes is None:
+                raise ConvertError(f"{where}: reads a dataset, so its output shape is unknown; convert the deploy prototxt (with an Input layer) instead")
+            for top, shape in zip(layer.top, data_shapes):
+                builder.add_input(top, _checked_input(shape, f"{where}: top '{top}'", batch))
+            continue
+        if layer.type in SKIPPED_TYPES:
+            skipped_blobs.update(layer.top)
+            continue
+        if layer.type not in supported:
+            raise ConvertError(f"{where}: unknown layer type '{layer.type}'; supported: {', '.join(supported_types())}")
+        if any(b in skipped_blobs for b in layer.bottom):
+            raise ConvertError(f"{where}: reads the output of a loss or accuracy layer")
+        builder.add(layer, line)
+    if not builder.inputs:
+        raise ConvertError(f"{path}: the net declares no input (Input layer, input/input_shape or input_dim)")
+    final = {builder.blob_of[v]: v for v in builder.current.values()}
+    net = Net(
+        name=proto.name,
+        inputs=builder.inputs,
+        layers=builder.layers,
+        outputs=[],
+        shapes=builder.shapes,
+        blob_of=builder.blob_of,
+        final=final,
+        prototxt_text=text,
+        prototxt_path=path,
+    )
+    # Unused inputs such as labels are dropped from the signature.
+    used = {b for layer in net.layers for b in layer.bottoms}
+    net.inputs = {k: v for k, v in net.inputs.items() if k in used} or net.inputs
+    net.outputs = [v for v in _outputs(net.layers, net.inputs, final) if v not in net.inputs]
+    net.mean_bgr = _mean_values(proto, text)
+    return net
+
+
+def _mean_values(proto: caffe_pb2.NetParameter, text: str):
+    for layer in proto.layer:
+        if layer.HasField("transform_param") and layer.transform_param.mean_value:
+            return tuple(layer.transform_param.mean_value)
+    return mean_from_comment(text)
+
+
+# ---- weights ---------------------------------------------------------------------------
+
+
+def _fmt(shape) -> str:
+    return f"{shape_rules.fmt(tuple(shape))} ({math.prod(shape)})"
+
+
+def _blob_array(stored: StoredBlob, expected: Shape, where: str, index: int) -> np.ndarray:
+    if stored.shape is not None:
+        found = stored.shape
+        matches = tuple(found) == tuple(expected)
+    elif stored.legacy is not None:
+        found = stored.legacy
+        # Caffe's legacy rule: the expected shape, padded on the left with 1s to 4 axes.
+        matches = len(expected) <= 4 and (1,) * (4 - len(expected)) + tuple(expected) == tuple(found)
+    else:
+        found, matches = (stored.data.size,), stored.data.size == math.prod(expected)
+    if not matches:
+        raise ConvertError(f"{where}: blob {index} shape mismatch: the prototxt implies {_fmt(expected)}, the caffemodel holds {_fmt(found)}")
+    if any(d < 0 for d in found) or stored.data.size != math.prod(found):
+        raise ConvertError(f"{where}: blob {index} holds {stored.data.size} values but its shape {shape_rules.fmt(tuple(found))} needs {math.prod(found)}")
+    return stored.data.reshape(expected)
+
+
+def attach_weights(net: Net, model: CaffeModel) -> None:
+    by_name = {}
+    for stored in model.layers:
+        by_name.setdefault(stored.name, stored)
+    names = {layer.name for layer in net.layers}
+    missing = []
+    for layer in net.layers:
+        bottom_shapes = [net.shapes[b] for b in layer.bottoms]
+        expected = shape_rules.infer(layer.param, bottom_shapes)[1]
+        stored = by_name.get(layer.name)
+        where = f"{model.path}: layer '{layer.name}' ({layer.type})"
+        if stored is None or not stored.blobs:
+            if expected:
+                missing.append(layer)
+            continue
+        if stored.type and stored.type != layer.type:
+            raise ConvertError(f"{where} is a {stored.type} layer in the caffemodel")
+        if len(stored.blobs) != len(expected):
+            raise ConvertError(f"{where}: the caffemodel has {len(stored.blobs)} blobs, the prototxt implies {len(expected)}")
+        layer.blobs = [_blob_array(b, shape, where, i) for i, (b, shape) in enumerate(zip(stored.blobs, expected))]
+    net.unused_weights = [s.name for s in model.layers if s.blobs and s.name not in names]
+    net.caffemodel_path = model.path
+    if missing:
+        first = missing[0]
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        hint = ""
+        if net.unused_weights:
+            hint = f"; it holds weights for {len(net.unused_weights)} layers the prototxt lacks (e.g. '{net.unused_weights[0]}'): does it belong to another prototxt?"
+        raise ConvertError(f"{model.path}: no weights for layer '{first.name}' ({first.type}){more}{hint}")
+
+
+def load_net(
+    prototxt: str | Path,
+    caffemodel: str | Path | None = None,
+    *,
+    batch: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Net:
+    """Read a Caffe net. Without a caffemodel the layers carry no blobs (structure only)."""
+    path = Path(prototxt)
+    if batch is not None and not 1 <= batch <= 1 << 16:
+        raise ConvertError(f"batch size {batch} is out of range (1 to 65536)")
+    text = read_text(path)
+    proto = parse_net(text, path)
+    net = build_graph(proto, text, path, batch)
+    if caffemodel is not None:
+        attach_weights(net, read_caffemodel(caffemodel, progress))
+    return net
