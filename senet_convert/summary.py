@@ -1,0 +1,112 @@
+"""What `senet-convert inspect` shows: a per-layer table, totals, and the weight-matching report."""
+from __future__ import annotations
+
+import math
+
+from google.protobuf import text_format
+
+from .graph import Layer, Net
+from .shapes import conv_geometry, fmt, infer
+
+
+def layer_params(layer: Layer) -> str:
+    """The layer's own *_param message in one line, only the fields the prototxt set."""
+    for field, value in layer.param.ListFields():
+        if field.name.endswith("_param") and field.name not in ("transform_param", "loss_param"):
+            return text_format.MessageToString(value, as_one_line=True)
+    return ""
+
+
+def multiply_adds(net: Net, layer: Layer) -> int:
+    """Multiply-adds of Convolution and InnerProduct layers (everything else is negligible)."""
+    if layer.type == "Convolution":
+        bottom = net.shapes[layer.bottoms[0]]
+        in_channels = bottom[1] // layer.param.convolution_param.group
+        kernel = conv_geometry(layer.param.convolution_param, len(bottom) - 2)[0]
+        return math.prod(layer.top_shapes[0]) * in_channels * math.prod(kernel)
+    if layer.type == "InnerProduct":
+        bottom = net.shapes[layer.bottoms[0]]
+        axis = layer.param.inner_product_param.axis % len(bottom)
+        return math.prod(layer.top_shapes[0]) * math.prod(bottom[axis:])
+    return 0
+
+
+def summarize(net: Net) -> dict:
+    rows = []
+    for layer in net.layers:
+        # Blob shapes as the prototxt implies them, so a structure-only load counts parameters too.
+        blob_shapes = infer(layer.param, [net.shapes[b] for b in layer.bottoms])[1]
+        rows.append(
+            {
+                "name": layer.name,
+                "type": layer.type,
+                "bottoms": list(layer.caffe_bottoms),
+                "tops": list(layer.caffe_tops),
+                "in_place": layer.in_place,
+                "output_shapes": [list(s) for s in layer.top_shapes],
+                "params": layer_params(layer),
+                "blob_shapes": [list(b) for b in blob_shapes],
+                "num_params": sum(math.prod(b) for b in blob_shapes),
+                "multiply_adds": multiply_adds(net, layer),
+                "line": layer.line,
+            }
+        )
+    weighted = [r for r in rows if r["blob_shapes"]]
+    return {
+        "name": net.name,
+        "prototxt": str(net.prototxt_path) if net.prototxt_path else None,
+        "caffemodel": str(net.caffemodel_path) if net.caffemodel_path else None,
+        "inputs": {k: list(v) for k, v in net.inputs.items()},
+        "outputs": [net.blob_of[v] for v in net.outputs],
+        "mean_bgr": list(net.mean_bgr) if net.mean_bgr else None,
+        "layers": rows,
+        "totals": {
+            "layers": len(rows),
+            "parameters": sum(r["num_params"] for r in rows),
+            "multiply_adds": sum(r["multiply_adds"] for r in rows),
+        },
+        "weights": {
+            "loaded": net.caffemodel_path is not None,
+            "layers_with_weights": sum(1 for layer in net.layers if layer.blobs),
+            "layers_needing_weights": len(weighted),
+            "unused_in_caffemodel": list(net.unused_weights),
+        },
+    }
+
+
+def _human(n: int) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return str(n)
+
+
+def render(summary: dict) -> str:
+    lines = []
+    header = ("layer", "type", "bottoms -> tops", "output", "params", "parameters")
+    table = []
+    for r in summary["layers"]:
+        flow = ", ".join(r["bottoms"]) + " -> " + ", ".join(r["tops"]) + (" (in place)" if r["in_place"] else "")
+        shapes = ", ".join(fmt(tuple(s)) for s in r["output_shapes"])
+        table.append((r["name"], r["type"], flow, shapes, r["params"], _human(r["num_params"]) if r["num_params"] else ""))
+    widths = [min(48, max(len(h), *(len(row[i]) for row in table))) if table else len(h) for i, h in enumerate(header)]
+    widths[4] = min(widths[4], 60)
+    fmt_row = lambda row: "  ".join(str(c)[: w].ljust(w) for c, w in zip(row, widths)).rstrip()  # noqa: E731
+    lines.append(f"net {summary['name']!r}: inputs " + ", ".join(f"{k} {fmt(tuple(v))}" for k, v in summary["inputs"].items()) + ", outputs " + ", ".join(summary["outputs"]))
+    lines.append(fmt_row(header))
+    lines.append(fmt_row(tuple("-" * w for w in widths)))
+    lines.extend(fmt_row(row) for row in table)
+    totals = summary["totals"]
+    lines.append("")
+    lines.append(f"{totals['layers']} layers, {totals['parameters']:,} parameters ({_human(totals['parameters'])}), {totals['multiply_adds']:,} multiply-adds ({_human(totals['multiply_adds'])}) at batch {next(iter(summary['inputs'].values()))[0]}")
+    weights = summary["weights"]
+    if weights["loaded"]:
+        lines.append(f"weights: {weights['layers_with_weights']} layers matched by name in {summary['caffemodel']}")
+        unused = weights["unused_in_caffemodel"]
+        if unused:
+            lines.append(f"warning: the caffemodel holds weights for {len(unused)} layers absent from the prototxt: {', '.join(unused[:10])}{' ...' if len(unused) > 10 else ''}")
+        else:
+            lines.append("weights: every weighted layer in the caffemodel is used")
+    else:
+        lines.append("weights: none loaded (no caffemodel given)")
+    return "\n".join(lines)
