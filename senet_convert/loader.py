@@ -284,23 +284,11 @@ def attach_weights(net: Net, model: CaffeModel) -> None:
     for stored in model.layers:
         by_name.setdefault(stored.name, stored)
     names = {layer.name for layer in net.layers}
-    missing = []
-    for layer in net.layers:
-        bottom_shapes = [net.shapes[b] for b in layer.bottoms]
-        expected = shape_rules.infer(layer.param, bottom_shapes)[1]
-        stored = by_name.get(layer.name)
-        where = f"{model.path}: layer '{layer.name}' ({layer.type})"
-        if stored is None or not stored.blobs:
-            if expected:
-                missing.append(layer)
-            continue
-        if stored.type and stored.type != layer.type:
-            raise ConvertError(f"{where} is a {stored.type} layer in the caffemodel")
-        if len(stored.blobs) != len(expected):
-            raise ConvertError(f"{where}: the caffemodel has {len(stored.blobs)} blobs, the prototxt implies {len(expected)}")
-        layer.blobs = [_blob_array(b, shape, where, i) for i, (b, shape) in enumerate(zip(stored.blobs, expected))]
     net.unused_weights = [s.name for s in model.layers if s.blobs and s.name not in names]
     net.caffemodel_path = model.path
+    expected = {layer.name: shape_rules.infer(layer.param, [net.shapes[b] for b in layer.bottoms])[1] for layer in net.layers}
+    # Missing weights first: a caffemodel of another net is best explained by what is absent.
+    missing = [l for l in net.layers if expected[l.name] and not (l.name in by_name and by_name[l.name].blobs)]
     if missing:
         first = missing[0]
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
@@ -308,6 +296,17 @@ def attach_weights(net: Net, model: CaffeModel) -> None:
         if net.unused_weights:
             hint = f"; it holds weights for {len(net.unused_weights)} layers the prototxt lacks (e.g. '{net.unused_weights[0]}'): does it belong to another prototxt?"
         raise ConvertError(f"{model.path}: no weights for layer '{first.name}' ({first.type}){more}{hint}")
+    for layer in net.layers:
+        stored = by_name.get(layer.name)
+        if stored is None or not stored.blobs:
+            continue
+        where = f"{model.path}: layer '{layer.name}' ({layer.type})"
+        if stored.type and stored.type != layer.type:
+            raise ConvertError(f"{where} is a {stored.type} layer in the caffemodel")
+        shapes = expected[layer.name]
+        if len(stored.blobs) != len(shapes):
+            raise ConvertError(f"{where}: the caffemodel has {len(stored.blobs)} blobs, the prototxt implies {len(shapes)}")
+        layer.blobs = [_blob_array(b, shape, where, i) for i, (b, shape) in enumerate(zip(stored.blobs, shapes))]
 
 
 def load_net(
