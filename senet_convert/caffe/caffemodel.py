@@ -2,10 +2,10 @@
 
 protobuf's ParseFromString would copy every weight into the parsed message and numpy would
 copy it again (about 3x the file in memory, and a 64 MB limit in old runtimes). Weights are
-almost all of a caffemodel, and they are stored as packed little-endian floats, so this
-module walks the wire format itself: the file is read once into one buffer, every packed
-`BlobProto.data` becomes a numpy view into that buffer, and only the small non-blob part of
-each layer is handed to protobuf. Peak memory is the file plus a few KB per layer.
+almost all of a caffemodel and are stored as packed little-endian floats, so this module
+walks the wire format itself, streaming: each packed `BlobProto.data` is read from the file
+straight into its own (aligned) numpy array, and only the small non-blob part of each layer
+is handed to protobuf. Peak memory is the weights plus a few KB.
 
 Wire-format facts used (protobuf encoding; Caffe's field numbers):
   NetParameter: name = 1, layers (V1) = 2, layer = 100
@@ -53,14 +53,13 @@ class CaffeModel:
     name: str
     layers: list[StoredLayer]
     size: int
-    buffer: bytearray | None = None  # owns the memory the blob views point into
 
 
 class _Corrupt(Exception):
     pass
 
 
-def _varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
+def _varint(buf, pos: int, end: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= end:
@@ -75,83 +74,131 @@ def _varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
             raise _Corrupt("varint longer than 10 bytes")
 
 
-def _fields(buf: memoryview, pos: int, end: int):
-    """Yield (field_number, wire_type, value_or_start, stop) for each field in [pos, end)."""
-    while pos < end:
-        key, pos = _varint(buf, pos, end)
-        number, wire = key >> 3, key & 7
-        if number == 0:
-            raise _Corrupt("field number 0")
-        if wire == _VARINT:
-            value, pos = _varint(buf, pos, end)
-            yield number, wire, value, pos
-        elif wire == _LEN:
-            length, pos = _varint(buf, pos, end)
-            stop = pos + length
-            if stop > end:
-                raise _Corrupt(f"a {length}-byte field runs past the end")
-            yield number, wire, pos, stop
-            pos = stop
-        elif wire == _I32:
-            if pos + 4 > end:
-                raise _Corrupt("fixed32 runs past the end")
-            yield number, wire, pos, pos + 4
-            pos += 4
-        elif wire == _I64:
-            if pos + 8 > end:
-                raise _Corrupt("fixed64 runs past the end")
-            yield number, wire, pos, pos + 8
-            pos += 8
-        else:
-            raise _Corrupt(f"invalid wire type {wire}")
-
-
-def _packed_varints(buf: memoryview, start: int, stop: int) -> list[int]:
-    values = []
-    while start < stop:
-        value, start = _varint(buf, start, stop)
-        values.append(value - (1 << 64) if value >= 1 << 63 else value)
-    return values
-
-
-def _as_int32(value: int) -> int:
+def _as_int64(value: int) -> int:
     value &= (1 << 64) - 1
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def _read_blob(buffer: bytearray, buf: memoryview, start: int, stop: int) -> StoredBlob:
+class _Stream:
+    """A file read front to back, with the position and the end of the enclosing message."""
+
+    def __init__(self, handle, size: int, progress):
+        self.handle, self.size, self.pos, self.progress = handle, size, 0, progress
+        self.reported = 0
+
+    def _advance(self, n: int) -> None:
+        self.pos += n
+        if self.progress and self.pos - self.reported >= 1 << 24:
+            self.reported = self.pos
+            self.progress(self.pos, self.size)
+
+    def bytes(self, n: int, end: int) -> bytes:
+        if n > end - self.pos:
+            raise _Corrupt(f"a {n}-byte field runs past the end of its message")
+        data = self.handle.read(n)
+        if len(data) != n:
+            raise _Corrupt("the file ends inside a field")
+        self._advance(n)
+        return data
+
+    def into(self, array: np.ndarray) -> None:
+        view = memoryview(array).cast("B")
+        got = self.handle.readinto(view)
+        while got < len(view):
+            more = self.handle.readinto(view[got:])
+            if not more:
+                raise _Corrupt("the file ends inside a blob")
+            got += more
+        self._advance(len(view))
+
+    def varint(self, end: int) -> int:
+        result = shift = 0
+        while True:
+            if self.pos >= end:
+                raise _Corrupt("varint runs past the end of its message")
+            byte = self.handle.read(1)
+            if not byte:
+                raise _Corrupt("the file ends inside a varint")
+            self.pos += 1
+            result |= (byte[0] & 0x7F) << shift
+            if byte[0] < 0x80:
+                return result
+            shift += 7
+            if shift > 63:
+                raise _Corrupt("varint longer than 10 bytes")
+
+    def key(self, end: int) -> tuple[int, int]:
+        key = self.varint(end)
+        number, wire = key >> 3, key & 7
+        if number == 0 or wire not in (_VARINT, _I64, _LEN, _I32):
+            raise _Corrupt(f"invalid field key {key}")
+        return number, wire
+
+    def length(self, end: int) -> int:
+        n = self.varint(end)
+        if n > end - self.pos:
+            raise _Corrupt(f"a {n}-byte field runs past the end of its message")
+        return n
+
+    def raw_field(self, number: int, wire: int, end: int) -> bytes:
+        """The field's bytes, re-encoded with its key, for protobuf to parse later."""
+        key = _key_bytes(number, wire)
+        if wire == _VARINT:
+            return key + _varint_bytes(self.varint(end))
+        if wire == _LEN:
+            n = self.length(end)
+            return key + _varint_bytes(n) + self.bytes(n, end)
+        return key + self.bytes(4 if wire == _I32 else 8, end)
+
+
+def _read_blob(stream: _Stream, end: int) -> StoredBlob:
     floats: list[np.ndarray] = []
     doubles: list[np.ndarray] = []
     shape: list[int] | None = None
     legacy = [0, 0, 0, 0]
     has_legacy = False
-    for number, wire, a, b in _fields(buf, start, stop):
-        if number == 5:  # data
-            if wire == _LEN:
-                if (b - a) % 4:
-                    raise _Corrupt("packed float data of odd length")
-                floats.append(np.frombuffer(buffer, dtype="<f4", count=(b - a) // 4, offset=a))
-            elif wire == _I32:  # unpacked, from very old writers
-                floats.append(np.frombuffer(buffer, dtype="<f4", count=1, offset=a).copy())
-        elif number == 8:  # double_data
-            if wire == _LEN:
-                if (b - a) % 8:
-                    raise _Corrupt("packed double data of odd length")
-                doubles.append(np.frombuffer(buffer, dtype="<f8", count=(b - a) // 8, offset=a))
-            elif wire == _I64:
-                doubles.append(np.frombuffer(buffer, dtype="<f8", count=1, offset=a).copy())
+    while stream.pos < end:
+        number, wire = stream.key(end)
+        if number in (5, 8) and wire == _LEN:  # data / double_data, packed
+            n = stream.length(end)
+            width = 4 if number == 5 else 8
+            if n % width:
+                raise _Corrupt("packed blob data of odd length")
+            array = np.empty(n // width, dtype="<f4" if number == 5 else "<f8")
+            stream.into(array)
+            (floats if number == 5 else doubles).append(array)
+        elif number == 5 and wire == _I32:  # unpacked, from very old writers
+            floats.append(np.frombuffer(stream.bytes(4, end), dtype="<f4"))
+        elif number == 8 and wire == _I64:
+            doubles.append(np.frombuffer(stream.bytes(8, end), dtype="<f8"))
         elif number == 7 and wire == _LEN:  # shape
+            data = stream.bytes(stream.length(end), end)
             shape = []
-            for dim_number, dim_wire, c, d in _fields(buf, a, b):
-                if dim_number == 1 and dim_wire == _LEN:
-                    shape.extend(_packed_varints(buf, c, d))
-                elif dim_number == 1 and dim_wire == _VARINT:
-                    shape.append(_as_int32(c))
-            if len(shape) > _MAX_DIMS:
-                raise _Corrupt(f"blob shape with {len(shape)} axes")
+            pos = 0
+            while pos < len(data):
+                key, pos = _varint(data, pos, len(data))
+                if key == (1 << 3 | _LEN):
+                    n, pos = _varint(data, pos, len(data))
+                    stop = pos + n
+                    if stop > len(data):
+                        raise _Corrupt("blob shape runs past its end")
+                    while pos < stop:
+                        dim, pos = _varint(data, pos, stop)
+                        shape.append(_as_int64(dim))
+                elif key == (1 << 3 | _VARINT):
+                    dim, pos = _varint(data, pos, len(data))
+                    shape.append(_as_int64(dim))
+                else:
+                    raise _Corrupt("unexpected field in a blob shape")
+                if len(shape) > _MAX_DIMS:
+                    raise _Corrupt(f"blob shape with more than {_MAX_DIMS} axes")
         elif 1 <= number <= 4 and wire == _VARINT:
-            legacy[number - 1] = _as_int32(a)
+            legacy[number - 1] = _as_int64(stream.varint(end))
             has_legacy = True
+        else:  # diff, double_diff, unknown: skipped
+            stream.raw_field(number, wire, end)
+    if stream.pos != end:
+        raise _Corrupt("a blob overruns its length")
     if floats:
         data = floats[0] if len(floats) == 1 else np.concatenate(floats)
     elif doubles:
@@ -161,25 +208,19 @@ def _read_blob(buffer: bytearray, buf: memoryview, start: int, stop: int) -> Sto
     return StoredBlob(data, tuple(shape) if shape is not None else None, tuple(legacy) if has_legacy else None)
 
 
-def _read_layer(buffer: bytearray, buf: memoryview, start: int, stop: int, v1: bool) -> StoredLayer:
+def _read_layer(stream: _Stream, end: int, v1: bool) -> StoredLayer:
     blob_field = 6 if v1 else 7
     rest = bytearray()
     blobs = []
-    for number, wire, a, b in _fields(buf, start, stop):
+    while stream.pos < end:
+        number, wire = stream.key(end)
         if number == blob_field and wire == _LEN:
-            blobs.append(_read_blob(buffer, buf, a, b))
-        elif number in (1001, 1002) and v1:
-            continue
+            n = stream.length(end)
+            blobs.append(_read_blob(stream, stream.pos + n))
         else:
-            # Re-encode the key and copy the field: protobuf parses the small remainder.
-            rest += _key_bytes(number, wire)
-            if wire == _LEN:
-                rest += _varint_bytes(b - a)
-                rest += buf[a:b]
-            elif wire == _VARINT:
-                rest += _varint_bytes(a)
-            else:
-                rest += buf[a:b]
+            rest += stream.raw_field(number, wire, end)
+    if stream.pos != end:
+        raise _Corrupt("a layer overruns its length")
     message = caffe_pb2.V1LayerParameter() if v1 else caffe_pb2.LayerParameter()
     try:
         message.ParseFromString(bytes(rest))
@@ -208,54 +249,48 @@ def _key_bytes(number: int, wire: int) -> bytes:
     return _varint_bytes((number << 3) | wire)
 
 
-def _read_file(path: Path, progress: Callable[[int, int], None] | None) -> bytearray:
+def _sniff(path: Path, head: bytes) -> None:
+    if not head:
+        raise ConvertError(f"{path}: empty file, not a caffemodel")
+    if head[:8] == b"\x89HDF\r\n\x1a\n":
+        raise ConvertError(f"{path}: an HDF5 caffemodel (.caffemodel.h5); save it as a binary .caffemodel")
+    text = head.lstrip()
+    if text[:5] in (b"name:", b"layer", b"input") or text[:1] == b"#":
+        raise ConvertError(f"{path}: a text file (a prototxt?), not a binary caffemodel")
+
+
+def read_caffemodel(path: Path | str, progress: Callable[[int, int], None] | None = None) -> CaffeModel:
+    path = Path(path)
+    name = ""
+    layers: list[StoredLayer] = []
     try:
         size = os.path.getsize(path)
-        buffer = bytearray(size)
-        view = memoryview(buffer)
-        with open(path, "rb") as handle:
-            done, chunk = 0, 1 << 24
-            while done < size:
-                got = handle.readinto(view[done : done + chunk])
-                if not got:
-                    raise ConvertError(f"{path}: file shrank while being read")
-                done += got
-                if progress:
-                    progress(done, size)
-        return buffer
+        with open(path, "rb", buffering=1 << 20) as handle:
+            _sniff(path, handle.peek(256)[:256])
+            stream = _Stream(handle, size, progress)
+            while stream.pos < size:
+                number, wire = stream.key(size)
+                if number in (100, 2) and wire == _LEN:
+                    n = stream.length(size)
+                    layers.append(_read_layer(stream, stream.pos + n, v1=number == 2))
+                elif number == 1 and wire == _LEN:
+                    name = stream.bytes(stream.length(size), size).decode("utf-8", "replace")
+                else:
+                    stream.raw_field(number, wire, size)
+            if progress:
+                progress(size, size)
     except FileNotFoundError:
         raise ConvertError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ConvertError(f"{path}: is a directory, not a caffemodel") from None
     except OSError as exc:
         raise ConvertError(f"{path}: cannot read: {exc.strerror}") from None
-
-
-def read_caffemodel(path: Path | str, progress: Callable[[int, int], None] | None = None) -> CaffeModel:
-    path = Path(path)
-    buffer = _read_file(path, progress)
-    if not buffer:
-        raise ConvertError(f"{path}: empty file, not a caffemodel")
-    if buffer[:8] == b"\x89HDF\r\n\x1a\n":
-        raise ConvertError(f"{path}: an HDF5 caffemodel (.caffemodel.h5); save it as a binary .caffemodel")
-    head = bytes(buffer[:256]).lstrip()
-    if head[:5] in (b"name:", b"layer", b"input") or head[:1] == b"#":
-        raise ConvertError(f"{path}: a text file (a prototxt?), not a binary caffemodel")
-    buf = memoryview(buffer)
-    name = ""
-    layers: list[StoredLayer] = []
-    try:
-        for number, wire, a, b in _fields(buf, 0, len(buffer)):
-            if number == 100 and wire == _LEN:
-                layers.append(_read_layer(buffer, buf, a, b, v1=False))
-            elif number == 2 and wire == _LEN:
-                layers.append(_read_layer(buffer, buf, a, b, v1=True))
-            elif number == 1 and wire == _LEN:
-                name = bytes(buf[a:b]).decode("utf-8", "replace")
     except _Corrupt as exc:
         raise ConvertError(
-            f"{path}: truncated or not a caffemodel ({exc}; {len(layers)} layers read, file is {len(buffer)} bytes)"
+            f"{path}: truncated or not a caffemodel ({exc}; {len(layers)} layers read, file is {size} bytes)"
         ) from None
+    except MemoryError:
+        raise ConvertError(f"{path}: not a caffemodel (a field claims more memory than the file holds)") from None
     if not layers:
-        raise ConvertError(f"{path}: not a caffemodel (no layers found in {len(buffer)} bytes)")
-    return CaffeModel(path, name, layers, len(buffer), buffer)
+        raise ConvertError(f"{path}: not a caffemodel (no layers found in {size} bytes)")
+    return CaffeModel(path, name, layers, size)

@@ -1,0 +1,67 @@
+"""Shared pieces of the benchmarks: synthetic caffemodels of official size, and measuring a
+step in a fresh process (wall time, and peak RSS above that process's baseline after imports).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+MODELS = SHARED / "senet" / "models"
+CACHE = Path(os.environ.get("SENET_BENCH_CACHE", REPO / ".bench-cache"))
+
+
+def synthetic():
+    path = SHARED / "goldens" / "synthetic.py"
+    if not path.exists():
+        sys.exit(f"{path} is absent: the benchmarks need ../shared beside the repo")
+    spec = importlib.util.spec_from_file_location("senet_synthetic", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def caffemodel(model: str) -> tuple[Path, Path]:
+    """(prototxt, caffemodel with synthetic.py's weights), written once into the cache."""
+    sys.path.insert(0, str(REPO))
+    from senet_convert.caffe.writer import write_net_weights
+    from senet_convert.loader import load_net
+
+    prototxt = MODELS / f"{model}.prototxt"
+    out = CACHE / f"{model}.caffemodel"
+    if not out.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        print(f"writing {out} from synthetic.py ...", file=sys.stderr)
+        write_net_weights(load_net(prototxt), out, synthetic().synthetic_blob)
+    return prototxt, out
+
+
+MEASURE = r"""
+import json, resource, sys, time
+setup, step = sys.argv[1], sys.argv[2]
+exec(setup)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+exec(step)
+wall = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"wall_s": wall, "peak_above_base_mib": (peak - base) / 1024, "base_mib": base / 1024}))
+"""
+
+
+def measure(setup: str, step: str, repeat: int = 3) -> dict:
+    """Run `setup` then time `step` in a fresh interpreter `repeat` times; the median wall time and peak RSS."""
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", MEASURE, setup, step], check=True, capture_output=True, text=True, cwd=REPO
+        )
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    runs.sort(key=lambda r: r["wall_s"])
+    middle = runs[len(runs) // 2]
+    return {**middle, "peak_above_base_mib": max(r["peak_above_base_mib"] for r in runs)}
