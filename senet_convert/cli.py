@@ -50,3 +50,28 @@ def inspect(prototxt, caffemodel, batch, as_json):
         progress.close()
     summary = summarize(net)
     click.echo(json.dumps(summary, indent=1) if as_json else render(summary))
+
+
+def _split_outputs(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _output_dir(path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        raise ConvertError(f"{path}: exists and is not a directory")
+    return path
+
+
+@main.command()
+@click.argument("prototxt", type=_existing)
+@click.argument("caffemodel", type=_existing)
+@click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=Path("."), show_default=True, help="Where to write NAME.pt and NAME.pt2.")
+@click.option("--name", help="Base name of the files written (default: the prototxt's name).")
+@click.option("--outputs", help="Caffe blobs the module returns, comma-separated (e.g. classifier); default: the net's outputs.")
+@click.option("--pt2/--no-pt2", default=True, show_default=True, help="Write the torch.export program NAME.pt2.")
+@click.option("--safetensors", is_flag=True, help="Also write the state_dict as NAME.safetensors.")
+def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensors):
+    """Convert to PyTorch: NAME.pt (weights-only checkpoint) and NAME.pt2 (torch.export, dynamic batch)."""
+    from .pipeline import convert_files
+
+    convert_files(prototxt, caffemodel, _output_dir(output_dir), name=name, outputs=_split_outputs(outputs), pt2=pt2, safetensors=safetensors)

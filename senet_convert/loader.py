@@ -309,6 +309,13 @@ def attach_weights(net: Net, model: CaffeModel) -> None:
         layer.blobs = [_blob_array(b, shape, where, i) for i, (b, shape) in enumerate(zip(stored.blobs, shapes))]
 
 
+def net_from_text(text: str, path: str | Path = "<prototxt>", *, batch: int | None = None) -> Net:
+    """A Net from prototxt text (a checkpoint carries the text, not the file)."""
+    if batch is not None and not 1 <= batch <= 1 << 16:
+        raise ConvertError(f"batch size {batch} is out of range (1 to 65536)")
+    return build_graph(parse_net(text, path), text, Path(path), batch)
+
+
 def load_net(
     prototxt: str | Path,
     caffemodel: str | Path | None = None,
@@ -318,11 +325,7 @@ def load_net(
 ) -> Net:
     """Read a Caffe net. Without a caffemodel the layers carry no blobs (structure only)."""
     path = Path(prototxt)
-    if batch is not None and not 1 <= batch <= 1 << 16:
-        raise ConvertError(f"batch size {batch} is out of range (1 to 65536)")
-    text = read_text(path)
-    proto = parse_net(text, path)
-    net = build_graph(proto, text, path, batch)
+    net = net_from_text(read_text(path), path, batch=batch)
     if caffemodel is not None:
         attach_weights(net, read_caffemodel(caffemodel, progress))
     return net

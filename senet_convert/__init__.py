@@ -1,0 +1,27 @@
+"""senet-convert: the Caffe SENet models in PyTorch and ONNX, exactly.
+
+    net = senet_convert.load_net("SE-ResNet-50.prototxt", "SE-ResNet-50.caffemodel")
+    module = senet_convert.convert("SE-ResNet-50.prototxt", "SE-ResNet-50.caffemodel")
+
+Imports are lazy so that the numpy-only parts (loader, reference) never pull in torch.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "ConvertError": "errors",
+    "load_net": "loader",
+    "convert": "convert",
+    "load_checkpoint": "export",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'senet_convert' has no attribute {name!r}")

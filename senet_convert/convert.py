@@ -1,0 +1,33 @@
+"""The Python entry point: Caffe files in, an exact torch module out."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from .graph import Net
+from .loader import load_net
+from .to_torch import lower
+
+
+def convert(
+    prototxt: str | Path,
+    caffemodel: str | Path,
+    *,
+    outputs: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> torch.fx.GraphModule:
+    """The Caffe net as a torch.fx.GraphModule in eval mode.
+
+    `outputs` are Caffe blob names (e.g. ["classifier"] for the logits); by default the
+    net's outputs as Caffe defines them (blobs no layer reads, e.g. "prob").
+    """
+    return module_for(load_net(prototxt, caffemodel, progress=progress), outputs)
+
+
+def module_for(net: Net, outputs: Sequence[str] | None = None) -> torch.fx.GraphModule:
+    module = lower(net, outputs=outputs)
+    module.eval()
+    module.requires_grad_(False)
+    return module

@@ -1,0 +1,49 @@
+"""The caffe2torch job as the CLI runs it: load, lower, write, report, with progress on a terminal."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from .convert import module_for
+from .export import save_checkpoint, save_pt2, save_safetensors, source_hashes
+from .loader import load_net
+from .progress import Progress
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=None, outputs=None, pt2=True, safetensors=False, quiet=False) -> dict:
+    start = time.perf_counter()
+    progress = Progress("reading caffemodel", unit="B")
+    try:
+        net = load_net(prototxt, caffemodel, progress=progress)
+    finally:
+        progress.close()
+    module = module_for(net, outputs)
+    stem = name or Path(prototxt).stem
+    steps = [("checkpoint", output_dir / f"{stem}.pt", lambda p: save_checkpoint(module, net, p, outputs, source_hashes(net)))]
+    if pt2:
+        steps.append(("torch.export program", output_dir / f"{stem}.pt2", lambda p: save_pt2(module, net, p)))
+    if safetensors:
+        steps.append(("safetensors", output_dir / f"{stem}.safetensors", lambda p: save_safetensors(module, net, p)))
+    tty = sys.stderr.isatty()
+    written = []
+    for what, path, write in steps:
+        if tty:
+            sys.stderr.write(f"\rwriting {what} {path.name} ...\033[K")
+            sys.stderr.flush()
+        write(path)
+        written.append(path)
+    if tty:
+        sys.stderr.write("\r\033[K")
+    elapsed = time.perf_counter() - start
+    returns = ", ".join(net.blob_of.get(o, o) for o in (outputs or net.outputs))
+    if not quiet:
+        print(
+            f"{net.name or stem}: {net.num_params():,} parameters, {len(net.layers)} layers, returns {returns}; "
+            f"{elapsed:.1f} s; wrote " + ", ".join(str(p) for p in written)
+        )
+    return {"net": net, "module": module, "files": written, "seconds": elapsed}
