@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "ConvertError": "errors",
     "load_net": "loader",
-    "convert": "convert",
+    "convert": "converter",
     "load_checkpoint": "export",
 }
 

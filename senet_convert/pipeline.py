@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from .convert import module_for
+from .converter import module_for
 from .export import save_checkpoint, save_pt2, save_safetensors, source_hashes
 from .loader import load_net
 from .progress import Progress
