@@ -5,7 +5,8 @@ Only the reading of parameters lives here; every kernel does its own arithmetic.
 from __future__ import annotations
 
 import math
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 import numpy as np
 
@@ -40,7 +41,10 @@ def count(shape: Sequence[int], start: int = 0, end: int | None = None) -> int:
 
 def blob(layer: Layer, index: int, dtype: np.dtype, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """Learned blob `index` in the working dtype, checked against the shape Caffe would create."""
-    require(index < len(layer.blobs), layer, f"needs learned blob {index}, but the layer has {len(layer.blobs)} blobs (no weights loaded?)")
+    require(
+        index < len(layer.blobs), layer,
+        f"needs learned blob {index}, but the layer has {len(layer.blobs)} blobs (no weights loaded?)",
+    )
     value = np.asarray(layer.blobs[index])
     if shape is not None:
         require(

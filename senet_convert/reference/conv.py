@@ -65,7 +65,10 @@ def forward(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
     batch, channels, spatial = x.shape[0], x.shape[1], x.shape[2:]
     group, num_output = p.group, p.num_output
     require(group > 0 and channels % group == 0, layer, f"{channels} input channels are not divisible by group {group}")
-    require(num_output > 0 and num_output % group == 0, layer, f"num_output {num_output} is not a positive multiple of group {group}")
+    require(
+        num_output > 0 and num_output % group == 0, layer,
+        f"num_output {num_output} is not a positive multiple of group {group}",
+    )
     out = [_out_size(*a) for a in zip(spatial, kernel, stride, pad, dilation)]
     require(all(o > 0 for o in out), layer, f"the kernel does not fit the {tuple(spatial)} input: output {tuple(out)}")
 
@@ -77,11 +80,14 @@ def forward(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
         cols = x.reshape(batch, group, channels // group, positions)
     else:
         # im2col: cols[n, c, t, *p] = x_padded[n, c, stride*p + dilation*t]
-        after = [max(0, (o - 1) * s + d * (k - 1) + 1 - pd - size) for o, s, d, k, pd, size in zip(out, stride, dilation, kernel, pad, spatial)]
+        geometry = list(zip(out, stride, dilation, kernel, pad, spatial))
+        after = [max(0, (o - 1) * s + d * (k - 1) + 1 - pd - size) for o, s, d, k, pd, size in geometry]
         padded = np.pad(x, [(0, 0), (0, 0)] + list(zip(pad, after)))
         cols = np.empty((batch, channels, taps, *out), dtype=x.dtype)
         for t, offsets in enumerate(itertools.product(*(range(k) for k in kernel))):
-            window = tuple(slice(d * i, d * i + s * (o - 1) + 1, s) for i, d, s, o in zip(offsets, dilation, stride, out))
+            window = tuple(
+                slice(d * i, d * i + s * (o - 1) + 1, s) for i, d, s, o in zip(offsets, dilation, stride, out)
+            )
             cols[:, :, t] = padded[(slice(None), slice(None), *window)]
         cols = cols.reshape(batch, group, (channels // group) * taps, positions)
 

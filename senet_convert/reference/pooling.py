@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Layer
 from ..caffe import caffe_pb2
+from ..graph import Layer
 from .common import fail, n_inputs, require
 from .registry import register
 
@@ -81,7 +81,8 @@ def forward(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
     require(min(out) > 0, layer, f"the {kernel} window does not fit the {height}x{width} input")
 
     # Pad so that every window of every output exists, then visit the kernel taps one by one.
-    after = [max(0, (o - 1) * s + k - pd - size) for o, s, k, pd, size in zip(out, stride, kernel, pad, (height, width))]
+    geometry = list(zip(out, stride, kernel, pad, (height, width)))
+    after = [max(0, (o - 1) * s + k - pd - size) for o, s, k, pd, size in geometry]
     fill = -np.inf if p.pool == P.MAX else 0
     padded = np.pad(x, [(0, 0), (0, 0), (pad[0], after[0]), (pad[1], after[1])], constant_values=fill)
 
@@ -102,7 +103,7 @@ def forward(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
     for i, j in taps:
         total += tap(i, j)
     sizes = []
-    for o, s, k, pd, size in zip(out, stride, kernel, pad, (height, width)):
+    for o, s, k, pd, size in geometry:
         start = np.arange(o) * s - pd
         sizes.append(np.minimum(start + k, size + pd) - start)
     divisor = (sizes[0][:, None] * sizes[1][None, :]).astype(x.dtype)

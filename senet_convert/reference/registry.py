@@ -5,7 +5,7 @@ changes its inputs, and returns one array per top in the dtype of its inputs.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -1,0 +1,80 @@
+"""The numpy reference ("oracle"): runs a Net layer by layer, in float64 unless asked otherwise.
+
+It is the independent half of every parity check: it reads the same Caffe parameters as the torch
+lowering but shares none of its arithmetic (output sizes included), and it never imports torch.
+Its kernels are pinned to real Caffe by the goldens in ../shared/goldens.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from ..errors import ConvertError
+from ..graph import Net
+
+# Importing the kernel modules registers their kernels.
+from . import activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor  # noqa: F401
+from .registry import KERNELS, Kernel, kernel_for, register
+
+SUPPORTED_TYPES: tuple[str, ...] = tuple(sorted(KERNELS))
+
+__all__ = ["KERNELS", "SUPPORTED_TYPES", "Kernel", "kernel_for", "register", "run"]
+
+
+def run(
+    net: Net,
+    inputs: Mapping[str, np.ndarray],
+    *,
+    dtype=np.float64,
+    intermediate: bool = False,
+    outputs: Iterable[str] | None = None,
+) -> dict[str, np.ndarray]:
+    """Execute `net` on `inputs` (input value name -> array).
+
+    Returns `outputs` (value names; default `net.outputs`), or with `intermediate=True` every value
+    of the net, inputs included. Values are computed in `dtype` (float64 or float32); values that
+    nothing needs any more are freed on the way. Returned arrays may share memory (Reshape and
+    Flatten return views): treat them as read-only.
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float32 or float64, not {dtype}")
+    if intermediate and outputs is not None:
+        raise TypeError("pass either intermediate=True or outputs, not both")
+    missing = [name for name in net.inputs if name not in inputs]
+    unknown = [name for name in inputs if name not in net.inputs]
+    if missing or unknown:
+        raise ConvertError(
+            f"net '{net.name}' takes inputs {list(net.inputs)}; "
+            + "; ".join(f"{what}: {names}" for what, names in (("missing", missing), ("unknown", unknown)) if names)
+        )
+    defined = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
+    wanted = list(net.outputs if outputs is None else outputs)
+    absent = [name for name in wanted if name not in defined]
+    if absent:
+        raise ConvertError(f"net '{net.name}' has no values named {absent}")
+
+    last_use = {name: i for i, layer in enumerate(net.layers) for name in layer.bottoms}
+    keep = set(wanted)
+    values = {name: np.array(inputs[name], dtype=dtype) for name in net.inputs}
+    for i, layer in enumerate(net.layers):
+        kernel = kernel_for(layer)
+        try:
+            args = [values[name] for name in layer.bottoms]
+        except KeyError as exc:
+            raise ConvertError(f"{layer.where()}: reads '{exc.args[0]}', which no earlier layer defines") from None
+        tops = kernel(layer, args)
+        if len(tops) != len(layer.tops) or any(top.dtype != dtype for top in tops):
+            raise TypeError(
+                f"numpy reference bug: the '{layer.type}' kernel returned {len(tops)} arrays of dtypes "
+                f"{[str(t.dtype) for t in tops]} for {len(layer.tops)} tops in {dtype}"
+            )
+        values.update(zip(layer.tops, tops))
+        if not intermediate:
+            for name in set(layer.bottoms) | set(layer.tops):
+                if last_use.get(name, -1) <= i and name not in keep:
+                    del values[name]
+    if intermediate:
+        return values
+    return {name: values[name] for name in wanted}
