@@ -148,11 +148,13 @@ class _Builder:
         except KeyError as exc:
             raise ConvertError(f"{where}: bottom '{exc.args[0]}' is not produced by any earlier layer") from None
         try:
-            top_shapes, _ = shape_rules.infer(proto, [self.shapes[b] for b in bottoms])
+            top_shapes, blob_shapes = shape_rules.infer(proto, [self.shapes[b] for b in bottoms])
             if len(top_shapes) != len(proto.top):
                 raise shape_rules.ShapeError(f"has {len(proto.top)} tops, expected {len(top_shapes)}")
             for top, shape in zip(proto.top, top_shapes):
                 shape_rules.check_shape(shape, f"top '{top}'")
+            for index, shape in enumerate(blob_shapes):
+                shape_rules.check_shape(shape, f"blob {index}")
         except shape_rules.ShapeError as exc:
             raise ConvertError(f"{where}: {exc}") from None
         tops = tuple(self.define(t, proto.name) for t in proto.top)

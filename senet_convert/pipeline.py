@@ -22,6 +22,8 @@ def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=No
         net = load_net(prototxt, caffemodel, progress=progress)
     finally:
         progress.close()
+    if net.unused_weights and not quiet:
+        _say(f"warning: {caffemodel} holds weights for {len(net.unused_weights)} layers absent from the prototxt: " + ", ".join(net.unused_weights[:5]) + (" ..." if len(net.unused_weights) > 5 else ""))
     module = module_for(net, outputs)
     stem = name or Path(prototxt).stem
     steps = [("checkpoint", output_dir / f"{stem}.pt", lambda p: save_checkpoint(module, net, p, outputs, source_hashes(net)))]

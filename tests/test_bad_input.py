@@ -133,3 +133,9 @@ def test_errors_leave_no_output_files(tmp_path):
     before = set(os.listdir(tmp_path))
     run("inspect", PROTO, cut)
     assert set(os.listdir(tmp_path)) == before
+
+
+def test_absurd_layer_sizes_are_refused(tmp_path):
+    bad = tmp_path / "wide.prototxt"
+    bad.write_text(PROTO.read_text().replace("num_output: 10\n", "num_output: 4000000000\n", 1))
+    assert_one_line_error(run("inspect", bad), "classifier", "limit")
