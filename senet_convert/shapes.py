@@ -104,6 +104,8 @@ def _axpy(param, shapes):
 def _spatial(param_repeated, h, w, n_spatial, default, name):
     """Caffe's kernel/stride/pad/dilation reading: the _h/_w pair or 0, 1 or n repeated values."""
     if h is not None or w is not None:
+        if list(param_repeated):
+            raise ShapeError(f"give {name} or {name}_h and {name}_w, not both")
         if n_spatial != 2:
             raise ShapeError(f"{name}_h/{name}_w need 2 spatial axes, the blob has {n_spatial}")
         if h is None or w is None:
@@ -247,6 +249,8 @@ def pool_geometry(p: caffe_pb2.PoolingParameter, height: int, width: int):
             raise ShapeError("global_pooling takes no kernel size")
         kernel = [height, width]
     elif has("kernel_h") or has("kernel_w"):
+        if has("kernel_size"):
+            raise ShapeError("give kernel_size or kernel_h and kernel_w, not both")
         if not (has("kernel_h") and has("kernel_w")):
             raise ShapeError("kernel_h and kernel_w must be given together")
         kernel = [p.kernel_h, p.kernel_w]
@@ -254,6 +258,9 @@ def pool_geometry(p: caffe_pb2.PoolingParameter, height: int, width: int):
         kernel = [p.kernel_size] * 2
     else:
         raise ShapeError("pooling needs kernel_size or kernel_h/kernel_w")
+    for name in ("pad", "stride"):
+        if has(name) and (has(f"{name}_h") or has(f"{name}_w")):
+            raise ShapeError(f"give {name} or {name}_h and {name}_w, not both")
     pad = [p.pad_h, p.pad_w] if has("pad_h") or has("pad_w") else [p.pad] * 2
     stride = [p.stride_h, p.stride_w] if has("stride_h") or has("stride_w") else [p.stride] * 2
     if p.global_pooling:
@@ -281,8 +288,9 @@ def _pooling(param, shapes):
             o = span // s + 1
         else:
             o = -(-span // s) + 1
-        # Caffe: the last window must start inside the input or its leading padding.
-        if q > 0 and (o - 1) * s >= size + q:
+        # Caffe: the last window must start inside the input or its leading padding; the test
+        # runs on both axes as soon as either pad is non-zero.
+        if any(pad) and (o - 1) * s >= size + q:
             o -= 1
         out.append(o)
     return [(shape[0], shape[1], *out)]
