@@ -27,7 +27,8 @@ def convert(
 
 
 def module_for(net: Net, outputs: Sequence[str] | None = None) -> torch.fx.GraphModule:
-    module = lower(net, outputs=outputs)
+    """The module for a Net the caller hands over: parameters share the Net's blob memory."""
+    module = lower(net, outputs=outputs, share_weights=True)
     module.eval()
     module.requires_grad_(False)
     return module

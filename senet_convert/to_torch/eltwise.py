@@ -1,0 +1,76 @@
+"""Eltwise and Axpy: combining inputs of one shape.
+
+Eltwise (two or more bottoms), operation default SUM:
+  SUM:  y = sum_i coeff_i * x_i, accumulated in bottom order (coeff: none, or one per bottom)
+  PROD: y = x_0 * x_1 * ...
+  MAX:  y = element-wise maximum
+Axpy (SENet's SE gate fused with the residual add), bottoms [a, x, y]:
+  a is N x C or N x C x 1 x 1;  top = a[n, c] * x + y, of x's shape.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..caffe import caffe_pb2
+from ..graph import Layer
+from .registry import register, require
+
+E = caffe_pb2.EltwiseParameter
+
+
+class Eltwise(nn.Module):
+    def __init__(self, operation: str, coeffs: tuple[float, ...] = ()):
+        super().__init__()
+        self.operation = operation  # "sum", "prod" or "max"
+        self.coeffs = coeffs
+
+    def extra_repr(self) -> str:
+        return self.operation + (f", coeffs={self.coeffs}" if self.coeffs else "")
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        if self.operation == "prod":
+            y = torch.mul(xs[0], xs[1])
+            for x in xs[2:]:
+                y = y.mul_(x)
+            return y
+        if self.operation == "max":
+            y = torch.maximum(xs[0], xs[1])
+            for x in xs[2:]:
+                y = torch.maximum(y, x)
+            return y
+        if not self.coeffs:
+            y = torch.add(xs[0], xs[1])
+            for x in xs[2:]:
+                y = y.add_(x)
+            return y
+        y = xs[0] * self.coeffs[0] if self.coeffs[0] != 1 else xs[0]
+        for x, c in zip(xs[1:], self.coeffs[1:]):
+            y = torch.add(y, x, alpha=c)
+        return y
+
+
+class Axpy(nn.Module):
+    def forward(self, a: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if a.dim() < x.dim():
+            a = a[(..., *([None] * (x.dim() - a.dim())))]
+        return torch.addcmul(y, a, x)
+
+
+@register("Eltwise")
+def build_eltwise(layer: Layer) -> nn.Module:
+    n = len(layer.bottoms)
+    require(n >= 2, layer, f"needs at least 2 bottoms, got {n}")
+    p = layer.param.eltwise_param
+    if p.operation != E.SUM or not p.coeff:
+        require(not p.coeff, layer, "coeff is only allowed for SUM")
+        return Eltwise(E.EltwiseOp.Name(p.operation).lower())
+    require(len(p.coeff) == n, layer, f"{len(p.coeff)} coeffs for {n} bottoms")
+    coeffs = tuple(float(c) for c in p.coeff)
+    return Eltwise("sum", () if all(c == 1 for c in coeffs) else coeffs)
+
+
+@register("Axpy")
+def build_axpy(layer: Layer) -> nn.Module:
+    require(len(layer.bottoms) == 3, layer, f"takes 3 bottoms [a, x, y], got {len(layer.bottoms)}")
+    return Axpy()

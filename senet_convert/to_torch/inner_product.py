@@ -1,0 +1,47 @@
+"""InnerProduct: fully connected over all axes from `axis` (default 1) on.
+
+  x viewed as (*shape[:axis], K), K = prod(shape[axis:]);  y = x @ W^T + bias, shape (*shape[:axis], num_output)
+Blobs: weight (num_output, K), or (K, num_output) with transpose: true (kept in Caffe's layout);
+bias (num_output,) when bias_term (default true).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..graph import Layer
+from .registry import axis_index, n_blobs, n_bottoms, parameter, register, require
+
+
+class CaffeInnerProduct(nn.Module):
+    def __init__(self, axis: int, weight: nn.Parameter, bias: nn.Parameter | None, transpose: bool):
+        super().__init__()
+        self.axis = axis
+        self.transpose = transpose
+        self.weight = weight
+        self.bias = bias
+
+    def extra_repr(self) -> str:
+        k, n = self.weight.shape if self.transpose else self.weight.shape[::-1]
+        return f"{k} -> {n}, axis={self.axis}, bias={self.bias is not None}, transpose={self.transpose}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(axis_index(self.axis, x.dim()))
+        return F.linear(x, self.weight.t() if self.transpose else self.weight, self.bias)
+
+
+@register("InnerProduct", blobs=("weight", "bias"))
+def build(layer: Layer) -> nn.Module:
+    n_bottoms(layer, 1)
+    p = layer.param.inner_product_param
+    n_blobs(layer, 2 if p.bias_term else 1)
+    weight = layer.blobs[0]
+    require(
+        p.num_output >= 1 and weight.size % p.num_output == 0, layer,
+        f"weight of shape {weight.shape} does not fit num_output {p.num_output}",
+    )
+    k = weight.size // p.num_output
+    shape = (k, p.num_output) if p.transpose else (p.num_output, k)
+    bias = parameter(layer, 1, (p.num_output,)) if p.bias_term else None
+    return CaffeInnerProduct(p.axis, parameter(layer, 0, shape), bias, p.transpose)

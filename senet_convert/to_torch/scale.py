@@ -1,0 +1,99 @@
+"""Scale and Bias: a per-slice factor (Scale) or offset (Bias) broadcast over bottom[0].
+
+The factor has the shape of bottom[0].shape[axis : axis + num_axes] (axis default 1, num_axes
+default 1, -1 = to the end, 0 = a scalar). It is blob 0 (`weight`; Bias: `bias`), or bottom[1]
+when there are two bottoms, whose own shape then decides how many axes it covers: SE-BN-Inception
+scales N x C x H x W by an N x C bottom with axis 0. Scale with bias_term (default false) adds a
+bias of the same shape after the product: blob 1 (`bias`), or blob 0 with two bottoms.
+  Scale: y = x * w [+ b]
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..graph import Layer
+from .registry import axis_index, n_blobs, n_bottoms, register, require, tensor
+
+
+def _aligned(t: torch.Tensor, x: torch.Tensor, axis: int) -> torch.Tensor:
+    """t, covering x's axes from `axis` on, with trailing unit axes so that it broadcasts over x."""
+    if t.dim() == 0:
+        return t
+    axis = axis_index(axis, x.dim())
+    trailing = x.dim() - axis - t.dim()
+    if trailing < 0:
+        raise ValueError(f"a {tuple(t.shape)} factor does not fit a {tuple(x.shape)} input from axis {axis}")
+    return t[(..., *([None] * trailing))]
+
+
+class CaffeScale(nn.Module):
+    """y = x * weight (+ bias); with two bottoms the factor is the second input."""
+
+    def __init__(self, axis: int, weight: torch.Tensor | None, bias: torch.Tensor | None):
+        super().__init__()
+        self.axis = axis
+        self.weight = None if weight is None else nn.Parameter(weight)
+        self.bias = None if bias is None else nn.Parameter(bias)
+
+    def extra_repr(self) -> str:
+        factor = "bottom[1]" if self.weight is None else tuple(self.weight.shape)
+        return f"axis={self.axis}, factor={factor}, bias={self.bias is not None}"
+
+    def forward(self, x: torch.Tensor, factor: torch.Tensor | None = None) -> torch.Tensor:
+        y = torch.mul(x, _aligned(self.weight if factor is None else factor, x, self.axis))
+        # multiply, then add, as Caffe does (addcmul would round differently)
+        return y if self.bias is None else y.add_(_aligned(self.bias, x, self.axis))
+
+
+class CaffeBias(nn.Module):
+    """y = x + bias; with two bottoms the bias is the second input."""
+
+    def __init__(self, axis: int, bias: torch.Tensor | None):
+        super().__init__()
+        self.axis = axis
+        self.bias = None if bias is None else nn.Parameter(bias)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}, bias={'bottom[1]' if self.bias is None else tuple(self.bias.shape)}"
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        bias = self.bias if bias is None else bias
+        return torch.add(x, _aligned(bias, x, self.axis))
+
+
+def _axis(layer: Layer, axis: int, num_axes: int, n_blob_axes: int) -> int:
+    require(num_axes >= -1, layer, f"num_axes {num_axes} must be -1 or non-negative")
+    # A scalar factor applies everywhere: Caffe then ignores axis.
+    return 0 if n_blob_axes == 0 else axis
+
+
+def _scale_blobs(layer: Layer) -> tuple[str, ...]:
+    return ("bias",) if len(layer.bottoms) == 2 else ("weight", "bias")
+
+
+@register("Scale", blobs=_scale_blobs)
+def build_scale(layer: Layer) -> nn.Module:
+    p = layer.param.scale_param
+    if n_bottoms(layer, 1, 2) == 2:
+        n_blobs(layer, 1 if p.bias_term else 0)
+        bias = tensor(layer, 0) if p.bias_term else None
+        return CaffeScale(p.axis, None, bias)
+    n_blobs(layer, 2 if p.bias_term else 1)
+    weight = tensor(layer, 0)
+    if p.bias_term:
+        gamma, beta = layer.blobs[0].shape, layer.blobs[1].shape
+        require(gamma == beta, layer, f"bias shape {beta} differs from scale shape {gamma}")
+    bias = tensor(layer, 1) if p.bias_term else None
+    return CaffeScale(_axis(layer, p.axis, p.num_axes, weight.dim()), weight, bias)
+
+
+@register("Bias", blobs=lambda layer: () if len(layer.bottoms) == 2 else ("bias",))
+def build_bias(layer: Layer) -> nn.Module:
+    p = layer.param.bias_param
+    if n_bottoms(layer, 1, 2) == 2:
+        n_blobs(layer, 0)
+        return CaffeBias(p.axis, None)
+    n_blobs(layer, 1)
+    bias = tensor(layer, 0)
+    return CaffeBias(_axis(layer, p.axis, p.num_axes, bias.dim()), bias)
