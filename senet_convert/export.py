@@ -36,12 +36,21 @@ def sha256(path: Path | None) -> str | None:
 
 
 def input_contract(net: Net) -> dict:
-    """What the first input expects, as the prototxt states it."""
+    """What the first input expects, as the prototxt states it (or as an input adapter changed it)."""
+    from .input_space import convention
+    from .transforms import class_order_of, deviations, notes
+
     name, shape = next(iter(net.inputs.items()))
     contract = {"name": name, "shape": list(shape), "layout": "NCHW"}
-    if net.mean_bgr is not None:
+    spaces = [what.split(":")[0] for kind, what in notes(net) if kind == "input-space"]
+    if spaces and spaces[-1] == "torchvision":
+        conv = convention("torchvision", None)
+        contract.update({"color_order": conv.channel_order, "pixel_range": [0.0, 1.0], "mean": list(conv.mean), "std": list(conv.std)})
+    elif net.mean_bgr is not None:
         # The official SENet prototxts say "# mean_value: 104, 117, 123": Caffe's BGR, 0-255 images.
         contract.update({"color_order": "BGR", "pixel_range": [0.0, 255.0], "mean": list(net.mean_bgr), "std": [1.0, 1.0, 1.0]})
+    contract["class_order"] = class_order_of(net)
+    contract["deviations"] = deviations(net)
     return contract
 
 

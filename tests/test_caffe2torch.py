@@ -81,7 +81,8 @@ def test_pt_loads_weights_only_and_rebuilds_exactly(written):
     data = torch.load(out / "tiny-senet.pt", weights_only=True)
     assert data["format"] == "senet-convert/checkpoint"
     assert data["input"] == {"name": "data", "shape": [1, 3, 32, 32], "layout": "NCHW", "color_order": "BGR",
-                             "pixel_range": [0.0, 255.0], "mean": [104.0, 117.0, 123.0], "std": [1.0, 1.0, 1.0]}
+                             "pixel_range": [0.0, 255.0], "mean": [104.0, 117.0, 123.0], "std": [1.0, 1.0, 1.0],
+                             "class_order": "caffe", "deviations": []}
     import hashlib
 
     assert data["sources"]["caffemodel"]["sha256"] == hashlib.sha256(MODEL.read_bytes()).hexdigest()
@@ -143,3 +144,13 @@ def test_checkpoint_errors_are_one_line(tmp_path):
     torch.save({"x": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(ConvertError, match="not a senet-convert checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_checkpoint_states_a_changed_input_contract(tmp_path):
+    result = CliRunner().invoke(main, ["caffe2torch", str(PROTO), str(MODEL), "-o", str(tmp_path), "--no-pt2", "--input-space", "torchvision", "--global-pool"])
+    assert result.exit_code == 0, result.output
+    contract = torch.load(tmp_path / "tiny-senet.pt", weights_only=True)["input"]
+    assert contract["color_order"] == "RGB" and contract["pixel_range"] == [0.0, 1.0]
+    assert contract["mean"] == pytest.approx([0.485, 0.456, 0.406]) and contract["std"] == pytest.approx([0.229, 0.224, 0.225])
+    assert len(contract["deviations"]) == 1 and contract["deviations"][0].startswith("global-pool")
+    assert load_checkpoint(tmp_path / "tiny-senet.pt")(torch.rand(2, 3, 32, 32)).shape == (2, 10)
