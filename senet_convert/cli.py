@@ -70,8 +70,134 @@ def _output_dir(path: Path) -> Path:
 @click.option("--outputs", help="Caffe blobs the module returns, comma-separated (e.g. classifier); default: the net's outputs.")
 @click.option("--pt2/--no-pt2", default=True, show_default=True, help="Write the torch.export program NAME.pt2.")
 @click.option("--safetensors", is_flag=True, help="Also write the state_dict as NAME.safetensors.")
-def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensors):
-    """Convert to PyTorch: NAME.pt (weights-only checkpoint) and NAME.pt2 (torch.export, dynamic batch)."""
+@click.option("--onnx", is_flag=True, help="Also write NAME.onnx (as caffe2onnx does).")
+# ---- issue 5: timm weights, input convention, class order, global pooling ----
+@click.option("--to", "target", type=click.Choice(["graph", "timm"]), default="graph", show_default=True,
+              help="graph: the Caffe-named module; timm: NAME.timm.pth, a state_dict for timm's legacy_* SENet, and NAME.timm.json.")
+@click.option("--input-space", type=click.Choice(["caffe", "torchvision"]), default="caffe", show_default=True,
+              help="caffe: BGR, 0-255, minus the prototxt's mean. torchvision: RGB, [0, 1], ImageNet mean/std "
+              "(graph: an exact adapter layer in front; timm: folded into layer0.conv1, error measured and printed).")
+@click.option("--class-order", type=click.Choice(["caffe", "sorted"]), default=None,
+              help="Classifier rows in ILSVRC-2012 devkit order (caffe) or by sorted WordNet ID (sorted, timm's). Default: caffe for graph, sorted for timm.")
+@click.option("--global-pool", "global_pooling", is_flag=True,
+              help="Make the final fixed 7x7 average pool global so other input sizes work (a deliberate deviation from the prototxt).")
+def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensors, onnx, target, input_space, class_order, global_pooling):
+    """Convert to PyTorch: NAME.pt (weights-only checkpoint) and NAME.pt2 (torch.export, dynamic batch).
+
+    With --to timm: NAME.timm.pth, timm's state_dict for legacy_seresnet50/101/152, legacy_seresnext50/101_32x4d
+    or legacy_senet154 (SE-BN-Inception has no timm model), and NAME.timm.json with its preprocessing.
+    """
+    if target == "timm":
+        from .pipelines import convert_to_timm
+
+        if outputs or onnx:
+            raise ConvertError("--outputs and --onnx apply to --to graph; timm's model returns the logits")
+        convert_to_timm(prototxt, caffemodel, _output_dir(output_dir), name=name, input_space=input_space,
+                        class_order=class_order or "sorted", global_pooling=global_pooling, safetensors=safetensors)
+        return
     from .pipeline import convert_files
 
-    convert_files(prototxt, caffemodel, _output_dir(output_dir), name=name, outputs=_split_outputs(outputs), pt2=pt2, safetensors=safetensors)
+    convert_files(prototxt, caffemodel, _output_dir(output_dir), name=name, outputs=_split_outputs(outputs), pt2=pt2, safetensors=safetensors, onnx=onnx,
+                  input_space=input_space, class_order=class_order or "caffe", global_pooling=global_pooling)
+
+
+# ---- ONNX and parity (issue 4) ----
+
+
+def _load(prototxt, caffemodel, batch=None):
+    from .loader import load_net
+    from .progress import Progress
+
+    progress = Progress("reading caffemodel", unit="B")
+    try:
+        return load_net(prototxt, caffemodel, batch=batch, progress=progress)
+    finally:
+        progress.close()
+
+
+@main.command()
+@click.argument("prototxt", type=_existing)
+@click.argument("caffemodel", type=_existing)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="The .onnx file to write (default: NAME.onnx here, NAME from the prototxt); a directory: NAME.onnx in it.")
+@click.option("--outputs", help="Caffe blobs the model returns, comma-separated (e.g. classifier); default: the net's outputs.")
+@click.option("--opset", type=click.IntRange(min=17), default=18, show_default=True, help="ONNX opset (default domain only).")
+@click.option("--external-data/--no-external-data", default=None, help="Keep the weights in NAME.onnx.data (default: only when they exceed protobuf's 2 GB).")
+def caffe2onnx(prototxt, caffemodel, output, outputs, opset, external_data):
+    """Convert to ONNX: a checked model with a dynamic batch, inputs and outputs named after the Caffe blobs."""
+    import time
+
+    from .onnx_export import export_onnx
+
+    start = time.perf_counter()
+    net = _load(prototxt, caffemodel)
+    path = output if output is not None else Path(f"{Path(prototxt).stem}.onnx")
+    if path.is_dir():
+        path = path / f"{Path(prototxt).stem}.onnx"
+    info = export_onnx(None, net, path, outputs=_split_outputs(outputs), opset=opset, external_data=external_data)
+    click.echo(
+        f"{net.name or path.stem}: opset {info['opset']}, batch dynamic, {info['nodes']} nodes, "
+        f"{info['values_exposed']} Caffe values named, returns {', '.join(info['outputs'])}; "
+        f"{time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(p) for p in info["files"])
+    )
+
+
+@main.command()
+@click.argument("prototxt", type=_existing)
+@click.argument("caffemodel", type=_existing)
+@click.option("--device", type=click.Choice(["cpu", "cuda", "both"]), default="cpu", show_default=True, help="Where the torch lowering runs (float32, TF32 off).")
+@click.option("--onnx", "onnx_file", type=_existing, help="Also check this .onnx in ONNX Runtime.")
+@click.option("--pt2", "pt2_file", type=_existing, help="Also check this torch.export program.")
+@click.option("--outputs", help="What the .pt2 returns, as given to caffe2torch --outputs (default: the net's outputs).")
+@click.option("--input", "input_files", type=_existing, multiple=True, help="A preprocessed .npy (N x C x H x W or C x H x W), or image files (shorter side 256, centre crop, BGR minus the mean); repeatable for images. Default: seeded synthetic data.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic input.")
+@click.option("--batch", type=click.IntRange(1, 4096), help="Batch size (default: 2 for synthetic data; the .npy's or the number of images).")
+@click.option("--tolerance", type=click.FloatRange(min=0, min_open=True), default=2e-5, show_default=True, help="Per value: max|x - ref| <= tolerance * max|ref|.")
+@click.option("--caffe-blobs", type=_existing, help="A .npz of blobs dumped by real Caffe (Caffe blob name -> array); its input blob is the input.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the whole report, every value, as JSON.")
+@click.option("--info/--no-info", default=True, show_default=True, help="Informational rows: TF32 (CUDA) and bf16 autocast at the outputs.")
+@click.option("--onnx-intermediates/--onnx-outputs-only", default=True, show_default=True, help="Check the ONNX model at every Caffe value it names too.")
+@click.option("--worst", type=click.IntRange(min=0), default=5, show_default=True, help="Worst values listed per backend.")
+@click.option("--save-input", type=click.Path(dir_okay=False, path_type=Path), help="Also save the input as .npy (to feed real Caffe the same).")
+def verify(prototxt, caffemodel, device, onnx_file, pt2_file, outputs, input_files, seed, batch, tolerance, caffe_blobs, json_file, info, onnx_intermediates, worst, save_input):
+    """Prove the conversion exact on these files: oracle (float64) vs torch, .pt2, ONNX Runtime, real Caffe.
+
+    Exits 1 when any value is out of tolerance, 2 on bad input.
+    """
+    from . import verify as parity
+    from .files import atomic_path
+    from .preprocess import make_inputs
+
+    net = _load(prototxt, caffemodel)
+    caffe = parity.read_caffe_blobs(caffe_blobs) if caffe_blobs else None
+    dumped = {k: caffe[k] for k in net.inputs if caffe is not None and k in caffe}
+    if dumped and not input_files:
+        if len(dumped) != len(net.inputs):
+            raise ConvertError(f"{caffe_blobs}: holds {sorted(dumped)} but the net takes inputs {list(net.inputs)}")
+        inputs = {k: v.astype("float32") for k, v in dumped.items()}
+        if batch is not None and next(iter(inputs.values())).shape[0] != batch:
+            raise ConvertError(f"{caffe_blobs}: its input has batch {next(iter(inputs.values())).shape[0]}, --batch asks for {batch}")
+        description = f"the input blob of {Path(caffe_blobs).name}, batch {next(iter(inputs.values())).shape[0]}"
+    elif caffe is not None and not input_files:
+        raise ConvertError(f"{caffe_blobs}: holds no input blob {list(net.inputs)}; give the input Caffe ran on with --input")
+    else:
+        inputs, description = make_inputs(net, input_files, batch=batch, seed=seed)
+    if save_input is not None:
+        import numpy as np
+
+        if len(inputs) != 1:
+            raise ConvertError(f"--save-input: net '{net.name}' takes {len(inputs)} inputs")
+        with atomic_path(save_input.with_suffix(".npy")) as tmp:
+            np.save(tmp, next(iter(inputs.values())))
+    log = (lambda m: click.echo(m, err=True)) if sys.stderr.isatty() else None
+    report = parity.verify(
+        net, inputs, devices=["cpu", "cuda"] if device == "both" else [device], onnx=onnx_file, pt2=pt2_file,
+        caffe_blobs=caffe, caffe_name=Path(caffe_blobs).name if caffe_blobs else None,
+        tolerance=tolerance, outputs=_split_outputs(outputs), info=info, onnx_intermediates=onnx_intermediates,
+        description=description, log=log,
+    )
+    click.echo(report.render(worst))
+    if json_file is not None:
+        with atomic_path(json_file) as tmp:
+            tmp.write_text(json.dumps(report.to_dict(), indent=1))
+    if not report.ok:
+        sys.exit(1)

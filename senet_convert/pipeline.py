@@ -8,14 +8,17 @@ from pathlib import Path
 from .converter import module_for
 from .export import save_checkpoint, save_pt2, save_safetensors, source_hashes
 from .loader import load_net
+from .pipelines import prepare
 from .progress import Progress
+from .transforms import notes
 
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=None, outputs=None, pt2=True, safetensors=False, quiet=False) -> dict:
+def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=None, outputs=None, pt2=True, safetensors=False, onnx=False, quiet=False,
+                  input_space="caffe", class_order="caffe", global_pooling=False) -> dict:
     start = time.perf_counter()
     progress = Progress("reading caffemodel", unit="B")
     try:
@@ -24,6 +27,11 @@ def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=No
         progress.close()
     if net.unused_weights and not quiet:
         _say(f"warning: {caffemodel} holds weights for {len(net.unused_weights)} layers absent from the prototxt: " + ", ".join(net.unused_weights[:5]) + (" ..." if len(net.unused_weights) > 5 else ""))
+    # Issue 5: --global-pool, --class-order, --input-space, each recorded in the prototxt text the checkpoint carries.
+    net = prepare(net, input_space=input_space, class_order=class_order, global_pooling=global_pooling)
+    if not quiet:
+        for kind, what in notes(net):
+            _say(f"{kind}: {what}")
     module = module_for(net, outputs)
     stem = name or Path(prototxt).stem
     steps = [("checkpoint", output_dir / f"{stem}.pt", lambda p: save_checkpoint(module, net, p, outputs, source_hashes(net)))]
@@ -31,6 +39,10 @@ def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=No
         steps.append(("torch.export program", output_dir / f"{stem}.pt2", lambda p: save_pt2(module, net, p)))
     if safetensors:
         steps.append(("safetensors", output_dir / f"{stem}.safetensors", lambda p: save_safetensors(module, net, p)))
+    if onnx:  # ONNX (issue 4): the same module through torch.onnx, see onnx_export.py
+        from .onnx_export import export_onnx
+
+        steps.append(("ONNX", output_dir / f"{stem}.onnx", lambda p: export_onnx(module, net, p, outputs=outputs)))
     tty = sys.stderr.isatty()
     written = []
     for what, path, write in steps:
