@@ -62,6 +62,22 @@ def _output_dir(path: Path) -> Path:
     return path
 
 
+def _transform_options(command):
+    """The net transforms caffe2torch applies and verify must apply too, to check what it wrote."""
+    options = [
+        click.option("--input-space", type=click.Choice(["caffe", "torchvision"]), default="caffe", show_default=True,
+                     help="caffe: BGR, 0-255, minus the prototxt's mean. torchvision: RGB, [0, 1], ImageNet mean/std "
+                     "(graph: an exact adapter layer in front; timm: folded into layer0.conv1, error measured and printed)."),
+        click.option("--class-order", type=click.Choice(["caffe", "sorted"]), default=None,
+                     help="Classifier rows in ILSVRC-2012 devkit order (caffe) or by sorted WordNet ID (sorted, timm's). Default: caffe for graph, sorted for timm."),
+        click.option("--global-pool", "global_pooling", is_flag=True,
+                     help="Make the final fixed 7x7 average pool global so other input sizes work (a deliberate deviation from the prototxt)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.command()
 @click.argument("prototxt", type=_existing)
 @click.argument("caffemodel", type=_existing)
@@ -74,13 +90,7 @@ def _output_dir(path: Path) -> Path:
 # ---- issue 5: timm weights, input convention, class order, global pooling ----
 @click.option("--to", "target", type=click.Choice(["graph", "timm"]), default="graph", show_default=True,
               help="graph: the Caffe-named module; timm: NAME.timm.pth, a state_dict for timm's legacy_* SENet, and NAME.timm.json.")
-@click.option("--input-space", type=click.Choice(["caffe", "torchvision"]), default="caffe", show_default=True,
-              help="caffe: BGR, 0-255, minus the prototxt's mean. torchvision: RGB, [0, 1], ImageNet mean/std "
-              "(graph: an exact adapter layer in front; timm: folded into layer0.conv1, error measured and printed).")
-@click.option("--class-order", type=click.Choice(["caffe", "sorted"]), default=None,
-              help="Classifier rows in ILSVRC-2012 devkit order (caffe) or by sorted WordNet ID (sorted, timm's). Default: caffe for graph, sorted for timm.")
-@click.option("--global-pool", "global_pooling", is_flag=True,
-              help="Make the final fixed 7x7 average pool global so other input sizes work (a deliberate deviation from the prototxt).")
+@_transform_options
 def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensors, onnx, target, input_space, class_order, global_pooling):
     """Convert to PyTorch: NAME.pt (weights-only checkpoint) and NAME.pt2 (torch.export, dynamic batch).
 
@@ -158,7 +168,8 @@ def caffe2onnx(prototxt, caffemodel, output, outputs, opset, external_data):
 @click.option("--onnx-intermediates/--onnx-outputs-only", default=True, show_default=True, help="Check the ONNX model at every Caffe value it names too.")
 @click.option("--worst", type=click.IntRange(min=0), default=5, show_default=True, help="Worst values listed per backend.")
 @click.option("--save-input", type=click.Path(dir_okay=False, path_type=Path), help="Also save the input as .npy (to feed real Caffe the same).")
-def verify(prototxt, caffemodel, device, onnx_file, pt2_file, outputs, input_files, seed, batch, tolerance, caffe_blobs, json_file, info, onnx_intermediates, worst, save_input):
+@_transform_options
+def verify(prototxt, caffemodel, device, onnx_file, pt2_file, outputs, input_files, seed, batch, tolerance, caffe_blobs, json_file, info, onnx_intermediates, worst, save_input, input_space, class_order, global_pooling):
     """Prove the conversion exact on these files: oracle (float64) vs torch, .pt2, ONNX Runtime, real Caffe.
 
     Exits 1 when any value is out of tolerance, 2 on bad input.
@@ -167,7 +178,10 @@ def verify(prototxt, caffemodel, device, onnx_file, pt2_file, outputs, input_fil
     from .files import atomic_path
     from .preprocess import make_inputs
 
-    net = _load(prototxt, caffemodel)
+    from .pipelines import prepare
+
+    # The same transforms as caffe2torch, so that its .pt2/.onnx can be checked; the report names deviations.
+    net = prepare(_load(prototxt, caffemodel), input_space=input_space, class_order=class_order or "caffe", global_pooling=global_pooling)
     caffe = parity.read_caffe_blobs(caffe_blobs) if caffe_blobs else None
     dumped = {k: caffe[k] for k in net.inputs if caffe is not None and k in caffe}
     if dumped and not input_files:

@@ -33,6 +33,7 @@ import numpy as np
 
 from .errors import ConvertError
 from .graph import Net
+from .transforms import deviations
 
 TOLERANCE = 2e-5
 ZERO_FLOOR = 1e-12
@@ -151,6 +152,9 @@ class Report:
     info: list[Info] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # Transforms that make the net compute something other than the prototxt (e.g. --global-pool):
+    # the oracle runs the transformed net too, so they are reported, not checked against Caffe.
+    deviations: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -162,7 +166,7 @@ class Report:
             "input": self.input, "batch": self.batch, "tolerance": self.tolerance,
             "metric": "max|x - ref| / max|ref| per value", "values": self.values,
             "backends": [b.to_dict() for b in self.backends], "info": [i.to_dict() for i in self.info],
-            "notes": self.notes, "timings": self.timings,
+            "notes": self.notes, "deviations": self.deviations, "timings": self.timings,
         }
 
     def render(self, worst: int = 5) -> str:
@@ -663,6 +667,7 @@ def verify(
     batch = next(iter(inputs.values())).shape[0] if inputs else 0
     order = execution_order(net)
     report = Report(net.name, description or f"batch {batch}", batch, tolerance, len(order))
+    report.deviations = deviations(net)
     caffe = _caffe_dump(caffe_blobs, caffe_name, net, inputs, report)
     # Unreadable files are bad input: find out before the long runs.
     onnx_model = load_onnx(onnx, net) if onnx is not None else None
@@ -747,5 +752,7 @@ def render(report: Report, worst: int = 5) -> str:
             lines.append(f"  {i.name:<40} {text}")
     for note in report.notes:
         lines.append(f"note: {note}")
+    for deviation in report.deviations:
+        lines.append(f"deliberate deviation from the prototxt (both sides run it; no Caffe reference): {deviation}")
     lines += ["", f"verify: {'PASSED' if report.ok else 'FAILED'}"]
     return "\n".join(lines)
