@@ -91,7 +91,8 @@ def _transform_options(command):
 @click.option("--to", "target", type=click.Choice(["graph", "timm"]), default="graph", show_default=True,
               help="graph: the Caffe-named module; timm: NAME.timm.pth, a state_dict for timm's legacy_* SENet, and NAME.timm.json.")
 @_transform_options
-def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensors, onnx, target, input_space, class_order, global_pooling):
+@click.option("--optimize", is_flag=True, help="Write NAME.pt2 (and NAME.onnx) from the optimized graph: BatchNorm/Scale folded, Dropout gone; NAME.pt keeps Caffe's exact blobs.")
+def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensors, onnx, target, input_space, class_order, global_pooling, optimize):
     """Convert to PyTorch: NAME.pt (weights-only checkpoint) and NAME.pt2 (torch.export, dynamic batch).
 
     With --to timm: NAME.timm.pth, timm's state_dict for legacy_seresnet50/101/152, legacy_seresnext50/101_32x4d
@@ -108,7 +109,7 @@ def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensor
     from .pipeline import convert_files
 
     convert_files(prototxt, caffemodel, _output_dir(output_dir), name=name, outputs=_split_outputs(outputs), pt2=pt2, safetensors=safetensors, onnx=onnx,
-                  input_space=input_space, class_order=class_order or "caffe", global_pooling=global_pooling)
+                  input_space=input_space, class_order=class_order or "caffe", global_pooling=global_pooling, optimized=optimize)
 
 
 # ---- ONNX and parity (issue 4) ----
@@ -132,7 +133,8 @@ def _load(prototxt, caffemodel, batch=None):
 @click.option("--outputs", help="Caffe blobs the model returns, comma-separated (e.g. classifier); default: the net's outputs.")
 @click.option("--opset", type=click.IntRange(min=17), default=18, show_default=True, help="ONNX opset (default domain only).")
 @click.option("--external-data/--no-external-data", default=None, help="Keep the weights in NAME.onnx.data (default: only when they exceed protobuf's 2 GB).")
-def caffe2onnx(prototxt, caffemodel, output, outputs, opset, external_data):
+@click.option("--optimize", is_flag=True, help="Export the optimized graph (BatchNorm/Scale folded into the convolutions, Dropout gone).")
+def caffe2onnx(prototxt, caffemodel, output, outputs, opset, external_data, optimize):
     """Convert to ONNX: a checked model with a dynamic batch, inputs and outputs named after the Caffe blobs."""
     import time
 
@@ -143,7 +145,14 @@ def caffe2onnx(prototxt, caffemodel, output, outputs, opset, external_data):
     path = output if output is not None else Path(f"{Path(prototxt).stem}.onnx")
     if path.is_dir():
         path = path / f"{Path(prototxt).stem}.onnx"
-    info = export_onnx(None, net, path, outputs=_split_outputs(outputs), opset=opset, external_data=external_data)
+    wanted = _split_outputs(outputs)
+    if optimize:
+        from .optimize import optimize as optimized_module
+
+        module = optimized_module(net, outputs=wanted)
+        info = export_onnx(module, module.folding.net, path, outputs=wanted, opset=opset, external_data=external_data, optimized=True)
+    else:
+        info = export_onnx(None, net, path, outputs=wanted, opset=opset, external_data=external_data)
     click.echo(
         f"{net.name or path.stem}: opset {info['opset']}, batch dynamic, {info['nodes']} nodes, "
         f"{info['values_exposed']} Caffe values named, returns {', '.join(info['outputs'])}; "
@@ -169,7 +178,8 @@ def caffe2onnx(prototxt, caffemodel, output, outputs, opset, external_data):
 @click.option("--worst", type=click.IntRange(min=0), default=5, show_default=True, help="Worst values listed per backend.")
 @click.option("--save-input", type=click.Path(dir_okay=False, path_type=Path), help="Also save the input as .npy (to feed real Caffe the same).")
 @_transform_options
-def verify(prototxt, caffemodel, device, onnx_file, pt2_file, outputs, input_files, seed, batch, tolerance, caffe_blobs, json_file, info, onnx_intermediates, worst, save_input, input_space, class_order, global_pooling):
+@click.option("--optimize", is_flag=True, help="Also check the optimized graph (caffe2torch/caffe2onnx --optimize) at every value it keeps, within 1e-5.")
+def verify(prototxt, caffemodel, device, onnx_file, pt2_file, outputs, input_files, seed, batch, tolerance, caffe_blobs, json_file, info, onnx_intermediates, worst, save_input, input_space, class_order, global_pooling, optimize):
     """Prove the conversion exact on these files: oracle (float64) vs torch, .pt2, ONNX Runtime, real Caffe.
 
     Exits 1 when any value is out of tolerance, 2 on bad input.
@@ -206,7 +216,7 @@ def verify(prototxt, caffemodel, device, onnx_file, pt2_file, outputs, input_fil
     report = parity.verify(
         net, inputs, devices=["cpu", "cuda"] if device == "both" else [device], onnx=onnx_file, pt2=pt2_file,
         caffe_blobs=caffe, caffe_name=Path(caffe_blobs).name if caffe_blobs else None,
-        tolerance=tolerance, outputs=_split_outputs(outputs), info=info, onnx_intermediates=onnx_intermediates,
+        tolerance=tolerance, outputs=_split_outputs(outputs), info=info, onnx_intermediates=onnx_intermediates, optimized=optimize,
         description=description, log=log,
     )
     click.echo(report.render(worst))

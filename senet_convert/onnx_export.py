@@ -275,6 +275,7 @@ def export_onnx(
     outputs: Sequence[str] | None = None,
     opset: int = OPSET,
     external_data: bool | None = None,
+    optimized: bool = False,
 ) -> dict:
     """Write `net` (lowered here when `module` is None) as an ONNX file at `path` and check it.
 
@@ -283,6 +284,8 @@ def export_onnx(
     2 GB protobuf. Returns a summary (files written, opset, node count, timings).
     """
     model, info = export_program(module, net, outputs=outputs, opset=opset)
+    # The optimized graph's weights are not Caffe's blobs: say so where tools look.
+    model.metadata_props["senet_convert.optimized"] = "true" if optimized else "false"
     start = time.perf_counter()
     files = save_model(model, path, external_data=external_data)
     info.update(files=files, external_data=len(files) > 1, write_seconds=time.perf_counter() - start)

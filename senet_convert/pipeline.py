@@ -18,7 +18,7 @@ def _say(message: str) -> None:
 
 
 def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=None, outputs=None, pt2=True, safetensors=False, onnx=False, quiet=False,
-                  input_space="caffe", class_order="caffe", global_pooling=False) -> dict:
+                  input_space="caffe", class_order="caffe", global_pooling=False, optimized=False) -> dict:
     start = time.perf_counter()
     progress = Progress("reading caffemodel", unit="B")
     try:
@@ -33,16 +33,25 @@ def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=No
         for kind, what in notes(net):
             _say(f"{kind}: {what}")
     module = module_for(net, outputs)
+    # The deployable files may come from the optimized graph; the checkpoint always holds Caffe's blobs.
+    deployed, deployed_net = module, net
+    if optimized:
+        from .optimize import optimize
+
+        deployed = optimize(net, outputs=outputs)
+        deployed_net = deployed.folding.net
+        if not quiet:
+            _say(f"optimized: {deployed.folding.summary()}")
     stem = name or Path(prototxt).stem
     steps = [("checkpoint", output_dir / f"{stem}.pt", lambda p: save_checkpoint(module, net, p, outputs, source_hashes(net)))]
     if pt2:
-        steps.append(("torch.export program", output_dir / f"{stem}.pt2", lambda p: save_pt2(module, net, p)))
+        steps.append(("torch.export program", output_dir / f"{stem}.pt2", lambda p: save_pt2(deployed, deployed_net, p)))
     if safetensors:
         steps.append(("safetensors", output_dir / f"{stem}.safetensors", lambda p: save_safetensors(module, net, p)))
     if onnx:  # ONNX (issue 4): the same module through torch.onnx, see onnx_export.py
         from .onnx_export import export_onnx
 
-        steps.append(("ONNX", output_dir / f"{stem}.onnx", lambda p: export_onnx(module, net, p, outputs=outputs)))
+        steps.append(("ONNX", output_dir / f"{stem}.onnx", lambda p: export_onnx(deployed, deployed_net, p, outputs=outputs, optimized=optimized)))
     tty = sys.stderr.isatty()
     written = []
     for what, path, write in steps:

@@ -404,6 +404,40 @@ def _torch_backends(net, module, inputs, oracle, order, devices, tolerance, caff
         module.to("cpu")
 
 
+# The optimized graph re-associates every fold: the issue's bound for it, never looser than asked.
+OPTIMIZED_TOLERANCE = 1e-5
+
+
+def _optimized_backends(net, inputs, oracle, order, devices, tolerance, report, log) -> None:
+    """The optimized graph (optimize.py) on each device, at every value it still has.
+
+    A value a fold removed (a raw conv output, a BatchNorm output before its Scale) is not compared;
+    any other value missing from the optimized graph is an error.
+    """
+    from .optimize import optimize
+
+    module = optimize(net, intermediate=True)
+    folding = module.folding
+    kept = [value for value in order if value not in folding.removed_values]
+    for device in devices:
+        label = f"torch {device}, optimized"
+        log(f"{label}: float32, TF32 off ...")
+        try:
+            module.to(device)
+            start = time.perf_counter()
+            values = folding.exact_values({k: _to_numpy(v) for k, v in _run_torch(module, inputs, device).items()})
+            seconds = time.perf_counter() - start
+        except Exception as exc:
+            report.backends.append(Backend(label, "oracle float64", total=len(kept), crashed=_crash(exc)))
+            continue
+        finally:
+            module.to("cpu")
+        backend = compare(label, "oracle float64", values, oracle, kept, net, min(tolerance, OPTIMIZED_TOLERANCE))
+        backend.seconds = seconds
+        backend.note = f"{folding.summary()}; the {len(folding.removed_values)} values folded away are not compared"
+        report.backends.append(backend)
+
+
 def load_pt2(path):
     import torch
 
@@ -644,6 +678,7 @@ def verify(
     info: bool = True,
     onnx_intermediates: bool = True,
     torch_module=None,
+    optimized: bool = False,
     description: str = "",
     log: Callable[[str], None] | None = None,
 ) -> Report:
@@ -694,6 +729,9 @@ def verify(
     stage.done("torch", minus=report.timings["info"])
     if ours:
         del torch_module  # its copy of the weights is not needed any more
+    if optimized:
+        _optimized_backends(net, inputs, oracle, order, devices, tolerance, report, log)
+        stage.done("optimized")
     if pt2 is not None:
         _pt2_backend(pt2, pt2_program, net, inputs, oracle, devices, outputs, tolerance, caffe, report, log)
         stage.done("pt2")

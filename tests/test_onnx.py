@@ -183,7 +183,6 @@ def test_full_size_onnx_and_torch_match_real_caffe(model, models_dir, goldens_di
     assert rows[("torch cpu", "oracle")].total == len(rows[("torch cpu", "oracle")].checks)
 
 
-@pytest.mark.skipif(os.environ.get("SENET_SLOW") != "1", reason="about 3 minutes of export: set SENET_SLOW=1")
 @pytest.mark.parametrize("model", [m for m in OFFICIAL if m not in GOLDEN_FULL])
 def test_official_architectures_onnx_match_the_oracle(model, models_dir, synthetic, synthetic_caffemodel, tmp_path):
     net = _full_size(model, models_dir, synthetic_caffemodel, batch=1)
