@@ -120,30 +120,11 @@ def fuse_conv_relu(module):
     return module
 
 
-@contextlib.contextmanager
 def tf32(enabled: bool):
-    """TF32 for CUDA matmuls and cuDNN convolutions on or off (torch >= 2.9 API, else the legacy flags)."""
-    import torch
+    """TF32 for CUDA matmuls and cuDNN convolutions on or off, restored afterwards (verify's switch)."""
+    from senet_convert.verify import precision
 
-    knobs = [torch.backends.cuda.matmul, torch.backends.cudnn.conv]
-    try:
-        saved = [k.fp32_precision for k in knobs]
-        for k in knobs:
-            k.fp32_precision = "tf32" if enabled else "ieee"
-
-        def restore():
-            for k, s in zip(knobs, saved):
-                k.fp32_precision = s
-    except (AttributeError, RuntimeError):
-        old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
-
-        def restore():
-            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
-    try:
-        yield
-    finally:
-        restore()
+    return precision("cuda", tf32=enabled)
 
 
 class Bench:

@@ -39,15 +39,9 @@ def main():
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 def inspect(prototxt, caffemodel, batch, as_json):
     """Show each layer (type, bottoms -> tops, output shape, parameters), totals and the weight matching."""
-    from .loader import load_net
-    from .progress import Progress
     from .summary import render, summarize
 
-    progress = Progress("reading caffemodel", unit="B")
-    try:
-        net = load_net(prototxt, caffemodel, batch=batch, progress=progress)
-    finally:
-        progress.close()
+    net = _load(prototxt, caffemodel, batch)
     summary = summarize(net)
     click.echo(json.dumps(summary, indent=1) if as_json else render(summary))
 
@@ -116,14 +110,9 @@ def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensor
 
 
 def _load(prototxt, caffemodel, batch=None):
-    from .loader import load_net
-    from .progress import Progress
+    from .progress import load_net_with_progress
 
-    progress = Progress("reading caffemodel", unit="B")
-    try:
-        return load_net(prototxt, caffemodel, batch=batch, progress=progress)
-    finally:
-        progress.close()
+    return load_net_with_progress(prototxt, caffemodel, batch=batch)
 
 
 @main.command()

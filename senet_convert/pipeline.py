@@ -7,9 +7,8 @@ from pathlib import Path
 
 from .converter import module_for
 from .export import save_checkpoint, save_pt2, save_safetensors, source_hashes
-from .loader import load_net
 from .pipelines import prepare
-from .progress import Progress
+from .progress import load_net_with_progress
 from .transforms import notes
 
 
@@ -20,11 +19,7 @@ def _say(message: str) -> None:
 def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=None, outputs=None, pt2=True, safetensors=False, onnx=False, quiet=False,
                   input_space="caffe", class_order="caffe", global_pooling=False, optimized=False) -> dict:
     start = time.perf_counter()
-    progress = Progress("reading caffemodel", unit="B")
-    try:
-        net = load_net(prototxt, caffemodel, progress=progress)
-    finally:
-        progress.close()
+    net = load_net_with_progress(prototxt, caffemodel)
     if net.unused_weights and not quiet:
         _say(f"warning: {caffemodel} holds weights for {len(net.unused_weights)} layers absent from the prototxt: " + ", ".join(net.unused_weights[:5]) + (" ..." if len(net.unused_weights) > 5 else ""))
     # Issue 5: --global-pool, --class-order, --input-space, each recorded in the prototxt text the checkpoint carries.

@@ -167,15 +167,11 @@ def convert_to_timm(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=
 
     from .export import sha256, versions
     from .files import atomic_path
-    from .progress import Progress
+    from .progress import load_net_with_progress
     from .timm_weights import timm_model
 
     start = time.perf_counter()
-    progress = Progress("reading caffemodel", unit="B")
-    try:
-        net = load_net(prototxt, caffemodel, progress=progress)
-    finally:
-        progress.close()
+    net = load_net_with_progress(prototxt, caffemodel)
     weights, config = timm_conversion(net, input_space=input_space, class_order=class_order)
     try:
         import timm

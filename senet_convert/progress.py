@@ -37,3 +37,14 @@ class Progress:
             self.stream.write("\r\033[K")
             self.stream.flush()
             self.drawn = False
+
+
+def load_net_with_progress(prototxt, caffemodel=None, *, batch=None):
+    """load_net with a bar on a terminal while the caffemodel is read (the commands' way to load)."""
+    from .loader import load_net
+
+    bar = Progress("reading caffemodel", unit="B")
+    try:
+        return load_net(prototxt, caffemodel, batch=batch, progress=bar)
+    finally:
+        bar.close()

@@ -10,7 +10,6 @@ from google.protobuf import text_format
 from conftest import FIXTURES, GOLDEN_FULL, GOLDENS, MODELS, OFFICIAL, need_shared
 from senet_convert.caffe import caffe_pb2
 from senet_convert.caffe.writer import write_caffemodel
-from senet_convert.errors import ConvertError
 from senet_convert.loader import load_net
 
 

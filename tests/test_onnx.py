@@ -6,7 +6,6 @@ about 3 minutes to export on 2 cores: they run with SENET_SLOW=1.
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import onnx

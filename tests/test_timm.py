@@ -32,7 +32,7 @@ RESIDUAL = {
     "SE-ResNeXt-101": "legacy_seresnext101_32x4d",
     "SENet-154": "legacy_senet154",
 }
-# What scripts/measure_fold_error.py measured and docs/timm.md reports: max|logit error| / max|logit| of
+# What scripts/measure_fold_error.py measured and the README reports: max|logit error| / max|logit| of
 # the folded torchvision convention on natural_image(), synthetic weights with conv1 x INPUT_SCALE.
 REPORTED_FOLD_ERROR = {
     "SE-ResNet-50": 1.94e-4,

@@ -37,8 +37,10 @@ class CaffeBatchNorm(nn.Module):
         s = self.scale_factor
         sf = torch.where(s == 0, torch.zeros_like(s), torch.reciprocal(s))
         per_channel = (-1,) + (1,) * (x.dim() - 2)
-        mean = (self.mean * sf).view(per_channel)
-        std = torch.sqrt(self.var * sf + self.eps).view(per_channel)
+        # Statistics in float32 as Caffe; applied in x's dtype (a no-op in float32; under autocast
+        # the activations stay bf16/fp16 instead of being promoted by the float32 buffers).
+        mean = (self.mean * sf).view(per_channel).to(x.dtype)
+        std = torch.sqrt(self.var * sf + self.eps).view(per_channel).to(x.dtype)
         # Caffe's two passes, not nn.BatchNorm2d's x * invstd + shift: Caffe's bits on Caffe's input,
         # at no measurable cost for a whole net.
         return torch.sub(x, mean).div_(std)

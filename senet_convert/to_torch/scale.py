@@ -17,7 +17,12 @@ from .registry import axis_index, n_blobs, n_bottoms, register, require, tensor
 
 
 def _aligned(t: torch.Tensor, x: torch.Tensor, axis: int) -> torch.Tensor:
-    """t, covering x's axes from `axis` on, with trailing unit axes so that it broadcasts over x."""
+    """t, covering x's axes from `axis` on, with trailing unit axes so that it broadcasts over x.
+
+    In x's dtype: a no-op in float32, and under bf16/fp16 autocast it keeps the activations in the
+    low precision instead of promoting them to the float32 of the parameters.
+    """
+    t = t.to(x.dtype)
     if t.dim() == 0:
         return t
     axis = axis_index(axis, x.dim())
