@@ -77,8 +77,10 @@ def checkpoint(module: torch.nn.Module, net: Net, outputs: Sequence[str] | None,
     }
 
 
-def source_hashes(net: Net) -> dict:
-    return {"prototxt": hashlib.sha256(net.prototxt_text.encode()).hexdigest(), "caffemodel": sha256(net.caffemodel_path)}
+def source_hashes(net: Net, caffemodel_sha256: str | None = None) -> dict:
+    """sha256 of the prototxt text and of the caffemodel (computed here unless already known)."""
+    caffemodel = caffemodel_sha256 or sha256(net.caffemodel_path)
+    return {"prototxt": hashlib.sha256(net.prototxt_text.encode()).hexdigest(), "caffemodel": caffemodel}
 
 
 def save_checkpoint(module, net: Net, path: Path, outputs=None, hashes=None) -> None:

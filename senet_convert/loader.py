@@ -4,7 +4,6 @@ shape inference and weight matching, with every problem reported against file an
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -328,12 +327,7 @@ def load_net(
 ) -> Net:
     """Read a Caffe net. Without a caffemodel the layers carry no blobs (structure only)."""
     path = Path(prototxt)
-    if caffemodel is None:
-        return net_from_text(read_text(path), path, batch=batch)
-    # The caffemodel is read on a second thread while this one parses the prototxt: reading is
-    # mostly large readinto calls that release the GIL, parsing is pure Python.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="caffemodel") as pool:
-        model = pool.submit(read_caffemodel, caffemodel, progress)
-        net = net_from_text(read_text(path), path, batch=batch)
-        attach_weights(net, model.result())
+    net = net_from_text(read_text(path), path, batch=batch)
+    if caffemodel is not None:
+        attach_weights(net, read_caffemodel(caffemodel, progress))
     return net

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .converter import module_for
-from .export import save_checkpoint, save_pt2, save_safetensors, source_hashes
+from .export import save_checkpoint, save_pt2, save_safetensors, sha256, source_hashes
 from .pipelines import prepare
 from .progress import load_net_with_progress
 from .transforms import notes
@@ -19,6 +20,14 @@ def _say(message: str) -> None:
 def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=None, outputs=None, pt2=True, safetensors=False, onnx=False, quiet=False,
                   input_space="caffe", class_order="caffe", global_pooling=False, optimized=False) -> dict:
     start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
+        # hashlib releases the GIL: the caffemodel's digest is computed while the rest runs.
+        digest = pool.submit(sha256, Path(caffemodel))
+        return _convert(prototxt, caffemodel, output_dir, digest, start, name=name, outputs=outputs, pt2=pt2, safetensors=safetensors, onnx=onnx,
+                        quiet=quiet, input_space=input_space, class_order=class_order, global_pooling=global_pooling, optimized=optimized)
+
+
+def _convert(prototxt, caffemodel, output_dir, digest, start, *, name, outputs, pt2, safetensors, onnx, quiet, input_space, class_order, global_pooling, optimized) -> dict:
     net = load_net_with_progress(prototxt, caffemodel)
     if net.unused_weights and not quiet:
         _say(f"warning: {caffemodel} holds weights for {len(net.unused_weights)} layers absent from the prototxt: " + ", ".join(net.unused_weights[:5]) + (" ..." if len(net.unused_weights) > 5 else ""))
@@ -38,7 +47,7 @@ def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=No
         if not quiet:
             _say(f"optimized: {deployed.folding.summary()}")
     stem = name or Path(prototxt).stem
-    steps = [("checkpoint", output_dir / f"{stem}.pt", lambda p: save_checkpoint(module, net, p, outputs, source_hashes(net)))]
+    steps = [("checkpoint", output_dir / f"{stem}.pt", lambda p: save_checkpoint(module, net, p, outputs, source_hashes(net, digest.result())))]
     if pt2:
         steps.append(("torch.export program", output_dir / f"{stem}.pt2", lambda p: save_pt2(deployed, deployed_net, p)))
     if safetensors:

@@ -79,9 +79,49 @@ def _as_int64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-class _Stream:
-    """A file read front to back, with the position and the end of the enclosing message."""
+class _Source:
+    """Fields read front to back; `pos` is the offset in the message being read, `end` bounds it.
 
+    Two kinds: _FileSource streams a file (large layers: their weights go straight into their
+    arrays) and _MemorySource parses bytes already read (small layers: one read, no per-byte calls).
+    """
+
+    pos: int
+
+    def varint(self, end: int) -> int:
+        raise NotImplementedError
+
+    def bytes(self, n: int, end: int) -> bytes:
+        raise NotImplementedError
+
+    def into(self, array: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def key(self, end: int) -> tuple[int, int]:
+        key = self.varint(end)
+        number, wire = key >> 3, key & 7
+        if number == 0 or wire not in (_VARINT, _I64, _LEN, _I32):
+            raise _Corrupt(f"invalid field key {key}")
+        return number, wire
+
+    def length(self, end: int) -> int:
+        n = self.varint(end)
+        if n > end - self.pos:
+            raise _Corrupt(f"a {n}-byte field runs past the end of its message")
+        return n
+
+    def raw_field(self, number: int, wire: int, end: int) -> bytes:
+        """The field's bytes, re-encoded with its key, for protobuf to parse later."""
+        key = _key_bytes(number, wire)
+        if wire == _VARINT:
+            return key + _varint_bytes(self.varint(end))
+        if wire == _LEN:
+            n = self.length(end)
+            return key + _varint_bytes(n) + self.bytes(n, end)
+        return key + self.bytes(4 if wire == _I32 else 8, end)
+
+
+class _FileSource(_Source):
     def __init__(self, handle, size: int, progress):
         self.handle, self.size, self.pos, self.progress = handle, size, 0, progress
         self.reported = 0
@@ -127,31 +167,33 @@ class _Stream:
             if shift > 63:
                 raise _Corrupt("varint longer than 10 bytes")
 
-    def key(self, end: int) -> tuple[int, int]:
-        key = self.varint(end)
-        number, wire = key >> 3, key & 7
-        if number == 0 or wire not in (_VARINT, _I64, _LEN, _I32):
-            raise _Corrupt(f"invalid field key {key}")
-        return number, wire
 
-    def length(self, end: int) -> int:
-        n = self.varint(end)
+class _MemorySource(_Source):
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def varint(self, end: int) -> int:
+        value, self.pos = _varint(self.data, self.pos, end)
+        return value
+
+    def bytes(self, n: int, end: int) -> bytes:
         if n > end - self.pos:
             raise _Corrupt(f"a {n}-byte field runs past the end of its message")
-        return n
+        self.pos += n
+        return self.data[self.pos - n : self.pos]
 
-    def raw_field(self, number: int, wire: int, end: int) -> bytes:
-        """The field's bytes, re-encoded with its key, for protobuf to parse later."""
-        key = _key_bytes(number, wire)
-        if wire == _VARINT:
-            return key + _varint_bytes(self.varint(end))
-        if wire == _LEN:
-            n = self.length(end)
-            return key + _varint_bytes(n) + self.bytes(n, end)
-        return key + self.bytes(4 if wire == _I32 else 8, end)
+    def into(self, array: np.ndarray) -> None:
+        view = memoryview(array).cast("B")
+        view[:] = self.data[self.pos : self.pos + len(view)]
+        self.pos += len(view)
 
 
-def _read_blob(stream: _Stream, end: int) -> StoredBlob:
+# Layer messages up to this size are read whole and parsed in memory; larger ones (the big
+# convolutions) stream their weights from the file into their arrays.
+_IN_MEMORY = 1 << 20
+
+
+def _read_blob(stream: _Source, end: int) -> StoredBlob:
     floats: list[np.ndarray] = []
     doubles: list[np.ndarray] = []
     shape: list[int] | None = None
@@ -208,7 +250,7 @@ def _read_blob(stream: _Stream, end: int) -> StoredBlob:
     return StoredBlob(data, tuple(shape) if shape is not None else None, tuple(legacy) if has_legacy else None)
 
 
-def _read_layer(stream: _Stream, end: int, v1: bool) -> StoredLayer:
+def _read_layer(stream: _Source, end: int, v1: bool) -> StoredLayer:
     blob_field = 6 if v1 else 7
     rest = bytearray()
     blobs = []
@@ -267,12 +309,15 @@ def read_caffemodel(path: Path | str, progress: Callable[[int, int], None] | Non
         size = os.path.getsize(path)
         with open(path, "rb", buffering=1 << 20) as handle:
             _sniff(path, handle.peek(256)[:256])
-            stream = _Stream(handle, size, progress)
+            stream = _FileSource(handle, size, progress)
             while stream.pos < size:
                 number, wire = stream.key(size)
                 if number in (100, 2) and wire == _LEN:
                     n = stream.length(size)
-                    layers.append(_read_layer(stream, stream.pos + n, v1=number == 2))
+                    if n <= _IN_MEMORY:
+                        layers.append(_read_layer(_MemorySource(stream.bytes(n, size)), n, v1=number == 2))
+                    else:
+                        layers.append(_read_layer(stream, stream.pos + n, v1=number == 2))
                 elif number == 1 and wire == _LEN:
                     name = stream.bytes(stream.length(size), size).decode("utf-8", "replace")
                 else:
