@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import ConvertError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path):
@@ -29,3 +31,18 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@contextlib.contextmanager
+def reading(path: str | Path, what: str):
+    """Turn the OS's errors while reading `path` into one-line ConvertErrors."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise ConvertError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConvertError(f"{path}: is a directory, not a {what}") from None
+    except PermissionError:
+        raise ConvertError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise ConvertError(f"{path}: cannot read: {exc.strerror}") from None

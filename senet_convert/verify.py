@@ -363,6 +363,20 @@ def _classes(net: Net, values: Mapping, reference: Mapping) -> tuple[int, int] |
     return top_k_agreement(values[cls], reference[cls], 1)
 
 
+def _run_or_report(label, module, inputs, device, total, report) -> tuple[dict, float] | None:
+    """(every value as numpy, seconds) of `module` on `device`; None after recording a crash as a
+    failed backend (reported, not a traceback). The module stays on `device` unless it crashed."""
+    try:
+        module.to(device)
+        start = time.perf_counter()
+        values = {k: _to_numpy(v) for k, v in _run_torch(module, inputs, device).items()}
+        return values, time.perf_counter() - start
+    except Exception as exc:
+        report.backends.append(Backend(label, "oracle float64", total=total, crashed=_crash(exc)))
+        module.to("cpu")
+        return None
+
+
 def _torch_backends(net, module, inputs, oracle, order, devices, tolerance, caffe, info, report, log) -> None:
     import torch
 
@@ -370,15 +384,10 @@ def _torch_backends(net, module, inputs, oracle, order, devices, tolerance, caff
     for device in devices:
         label = f"torch {device}"
         log(f"{label}: float32, TF32 off ...")
-        try:
-            module.to(device)
-            start = time.perf_counter()
-            values = {k: _to_numpy(v) for k, v in _run_torch(module, inputs, device).items()}
-            seconds = time.perf_counter() - start
-        except Exception as exc:  # a crash is a failed backend, reported, not a traceback
-            report.backends.append(Backend(label, "oracle float64", total=len(order), crashed=_crash(exc)))
-            module.to("cpu")
+        ran = _run_or_report(label, module, inputs, device, len(order), report)
+        if ran is None:
             continue
+        values, seconds = ran
         backend = compare(label, "oracle float64", values, oracle, order, net, tolerance)
         backend.seconds = seconds
         report.backends.append(backend)
@@ -422,16 +431,11 @@ def _optimized_backends(net, inputs, oracle, order, devices, tolerance, report, 
     for device in devices:
         label = f"torch {device}, optimized"
         log(f"{label}: float32, TF32 off ...")
-        try:
-            module.to(device)
-            start = time.perf_counter()
-            values = folding.exact_values({k: _to_numpy(v) for k, v in _run_torch(module, inputs, device).items()})
-            seconds = time.perf_counter() - start
-        except Exception as exc:
-            report.backends.append(Backend(label, "oracle float64", total=len(kept), crashed=_crash(exc)))
+        ran = _run_or_report(label, module, inputs, device, len(kept), report)
+        module.to("cpu")
+        if ran is None:
             continue
-        finally:
-            module.to("cpu")
+        values, seconds = folding.exact_values(ran[0]), ran[1]
         backend = compare(label, "oracle float64", values, oracle, kept, net, min(tolerance, OPTIMIZED_TOLERANCE))
         backend.seconds = seconds
         backend.note = f"{folding.summary()}; the {len(folding.removed_values)} values folded away are not compared"

@@ -24,6 +24,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from ..errors import ConvertError
+from ..files import reading
 from . import caffe_pb2
 from .upgrade import v1_type_name
 
@@ -305,37 +306,33 @@ def read_caffemodel(path: Path | str, progress: Callable[[int, int], None] | Non
     path = Path(path)
     name = ""
     layers: list[StoredLayer] = []
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb", buffering=1 << 20) as handle:
-            _sniff(path, handle.peek(256)[:256])
-            stream = _FileSource(handle, size, progress)
-            while stream.pos < size:
-                number, wire = stream.key(size)
-                if number in (100, 2) and wire == _LEN:
-                    n = stream.length(size)
-                    if n <= _IN_MEMORY:
-                        layers.append(_read_layer(_MemorySource(stream.bytes(n, size)), n, v1=number == 2))
+    size = 0
+    with reading(path, "caffemodel"):
+        try:
+            size = os.path.getsize(path)
+            with open(path, "rb", buffering=1 << 20) as handle:
+                _sniff(path, handle.peek(256)[:256])
+                stream = _FileSource(handle, size, progress)
+                while stream.pos < size:
+                    number, wire = stream.key(size)
+                    if number in (100, 2) and wire == _LEN:
+                        n = stream.length(size)
+                        if n <= _IN_MEMORY:
+                            layers.append(_read_layer(_MemorySource(stream.bytes(n, size)), n, v1=number == 2))
+                        else:
+                            layers.append(_read_layer(stream, stream.pos + n, v1=number == 2))
+                    elif number == 1 and wire == _LEN:
+                        name = stream.bytes(stream.length(size), size).decode("utf-8", "replace")
                     else:
-                        layers.append(_read_layer(stream, stream.pos + n, v1=number == 2))
-                elif number == 1 and wire == _LEN:
-                    name = stream.bytes(stream.length(size), size).decode("utf-8", "replace")
-                else:
-                    stream.raw_field(number, wire, size)
-            if progress:
-                progress(size, size)
-    except FileNotFoundError:
-        raise ConvertError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConvertError(f"{path}: is a directory, not a caffemodel") from None
-    except OSError as exc:
-        raise ConvertError(f"{path}: cannot read: {exc.strerror}") from None
-    except _Corrupt as exc:
-        raise ConvertError(
-            f"{path}: truncated or not a caffemodel ({exc}; {len(layers)} layers read, file is {size} bytes)"
-        ) from None
-    except MemoryError:
-        raise ConvertError(f"{path}: not a caffemodel (a field claims more memory than the file holds)") from None
+                        stream.raw_field(number, wire, size)
+                if progress:
+                    progress(size, size)
+        except _Corrupt as exc:
+            raise ConvertError(
+                f"{path}: truncated or not a caffemodel ({exc}; {len(layers)} layers read, file is {size} bytes)"
+            ) from None
+        except MemoryError:
+            raise ConvertError(f"{path}: not a caffemodel (a field claims more memory than the file holds)") from None
     if not layers:
         raise ConvertError(f"{path}: not a caffemodel (no layers found in {size} bytes)")
     return CaffeModel(path, name, layers, size)

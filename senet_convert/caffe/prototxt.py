@@ -12,20 +12,15 @@ from pathlib import Path
 from google.protobuf import text_format
 
 from ..errors import ConvertError
+from ..files import reading
 from . import caffe_pb2
 
 _MEAN_COMMENT = re.compile(r"#\s*mean_value\s*:?\s*([-\d.]+)\s*,\s*([-\d.]+)\s*,\s*([-\d.]+)")
 
 
 def read_text(path: Path) -> str:
-    try:
+    with reading(path, "prototxt"):
         raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ConvertError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ConvertError(f"{path}: is a directory, not a prototxt") from None
-    except OSError as exc:
-        raise ConvertError(f"{path}: cannot read: {exc.strerror}") from None
     if b"\0" in raw[:4096]:
         raise ConvertError(f"{path}: binary data, not a text prototxt (a caffemodel given as prototxt?)")
     try:
