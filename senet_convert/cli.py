@@ -100,7 +100,7 @@ def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensor
         convert_to_timm(prototxt, caffemodel, _output_dir(output_dir), name=name, input_space=input_space,
                         class_order=class_order or "sorted", global_pooling=global_pooling, safetensors=safetensors)
         return
-    from .pipeline import convert_files
+    from .conversion import convert_files
 
     convert_files(prototxt, caffemodel, _output_dir(output_dir), name=name, outputs=_split_outputs(outputs), pt2=pt2, safetensors=safetensors, onnx=onnx,
                   input_space=input_space, class_order=class_order or "caffe", global_pooling=global_pooling, optimized=optimize)

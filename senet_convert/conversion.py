@@ -1,4 +1,4 @@
-"""The caffe2torch job as the CLI runs it: load, lower, write, report, with progress on a terminal."""
+"""The caffe2torch job as the CLI runs it: load, transform, lower, write, report (progress on a terminal)."""
 from __future__ import annotations
 
 import sys
