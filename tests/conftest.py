@@ -59,6 +59,19 @@ def golden_json(model: str) -> dict:
     return json.loads(need_shared(GOLDENS / f"{model}.golden.json").read_text())
 
 
+def synthetic_net(model: str, synthetic, *, batch: int | None = None):
+    """The official prototxt with synthetic.py's weights filled in memory (no caffemodel round trip),
+    in the shapes our own shape inference implies."""
+    from senet_convert.loader import load_net
+    from senet_convert.shapes import infer
+
+    net = load_net(need_shared(MODELS / f"{model}.prototxt"), batch=batch)
+    for layer in net.layers:
+        blob_shapes = infer(layer.param, [net.shapes[b] for b in layer.bottoms])[1]
+        layer.blobs = [synthetic.synthetic_blob(layer.name, layer.type, i, s) for i, s in enumerate(blob_shapes)]
+    return net
+
+
 @pytest.fixture(scope="session")
 def synthetic_caffemodel(tmp_path_factory, synthetic):
     """model name -> path of a caffemodel holding synthetic.py's weights for the official prototxt.

@@ -8,9 +8,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import FIXTURES
+from conftest import FIXTURES, synthetic_net
 from senet_convert import input_space as spaces
-from senet_convert import load_checkpoint, reference, shapes
+from senet_convert import load_checkpoint, reference
 from senet_convert.cli import main
 from senet_convert.converter import module_for
 from senet_convert.errors import ConvertError
@@ -90,11 +90,8 @@ def test_adapter_is_exact_and_still_caffe(tiny):
     assert _rel(oracle, ours) <= 2e-5
 
 
-def test_adapter_full_size(models_dir, synthetic):
-    net = load_net(models_dir / "SE-ResNet-50.prototxt")
-    for layer in net.layers:
-        _, blob_shapes = shapes.infer(layer.param, [net.shapes[b] for b in layer.bottoms])
-        layer.blobs = [synthetic.synthetic_blob(layer.name, layer.type, i, s) for i, s in enumerate(blob_shapes)]
+def test_adapter_full_size(synthetic):
+    net = synthetic_net("SE-ResNet-50", synthetic)
     caffe = synthetic.synthetic_input((1, 3, 224, 224))
     a, b = spaces.affine(TV, CAFFE)
     tv = np.einsum("kj,njhw->nkhw", np.linalg.inv(a), caffe.astype(np.float64) - b[None, :, None, None]).astype(np.float32)

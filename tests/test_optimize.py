@@ -3,14 +3,13 @@ same numbers as the oracle (value by value, where a value still exists) and as r
 """
 from __future__ import annotations
 
-import hashlib
-import json
 
 import numpy as np
 import pytest
 import torch
 
 from conftest import FIXTURES, GOLDEN_FULL
+from goldens import load_case
 from senet_convert import reference, shapes
 from senet_convert.loader import load_net, net_from_text
 from senet_convert.optimize import FastPool2d, PointwiseConv2d, check, fold, optimize
@@ -211,16 +210,8 @@ def test_torch_export_with_a_dynamic_batch():
 
 
 def official(model, goldens_dir, models_dir, synthetic):
-    meta = json.loads((goldens_dir / f"{model}.golden.json").read_text())
-    golden = np.load(goldens_dir / f"{model}.golden.npz")
-    net = load_net(models_dir / f"{model}.prototxt", batch=2)
-    blob_shapes = {layer["name"]: layer["param_shapes"] for layer in meta["layers"]}
-    for layer in net.layers:
-        shapes_ = blob_shapes[layer.name]
-        layer.blobs = [synthetic.synthetic_blob(layer.name, layer.type, i, s) for i, s in enumerate(shapes_)]
-    x = synthetic.synthetic_input(tuple(golden["input_shape"]), seed=int(golden["input_seed"]))
-    assert hashlib.sha256(x.tobytes()).hexdigest() == str(golden["input_sha256"])
-    return net, x, golden["blob/classifier/data"].astype(np.float64)
+    case = load_case(model, "full", goldens_dir, models_dir, synthetic)
+    return case.net, case.input, case.golden["blob/classifier/data"].astype(np.float64)
 
 
 @pytest.fixture(scope="module", params=GOLDEN_FULL)

@@ -14,10 +14,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import FIXTURES, MODELS, need_shared
+from conftest import FIXTURES, MODELS, need_shared, synthetic_net
 from senet_convert import class_order as classes
 from senet_convert import input_space as spaces
-from senet_convert import pipelines, shapes
+from senet_convert import pipelines
 from senet_convert.cli import main
 from senet_convert.converter import module_for
 from senet_convert.errors import ConvertError
@@ -63,10 +63,7 @@ def _rel(reference, other) -> float:
 
 def _synthetic_net(model: str, synthetic, scale_first_conv: bool = False):
     """The official net with synthetic.py's weights, in memory (no caffemodel round trip)."""
-    net = load_net(need_shared(MODELS / f"{model}.prototxt"))
-    for layer in net.layers:
-        _, blob_shapes = shapes.infer(layer.param, [net.shapes[b] for b in layer.bottoms])
-        layer.blobs = [synthetic.synthetic_blob(layer.name, layer.type, i, s) for i, s in enumerate(blob_shapes)]
+    net = synthetic_net(model, synthetic)
     if scale_first_conv:  # as scripts/measure_fold_error.py: a 0-255 image in the generator's regime
         conv = spaces.first_convolution(net)
         conv.blobs[0] = conv.blobs[0] * np.float32(synthetic.INPUT_SCALE)
