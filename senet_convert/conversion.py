@@ -55,7 +55,7 @@ def _convert(prototxt, caffemodel, output_dir, digest, start, *, name, outputs, 
     if onnx:  # ONNX (issue 4): the same module through torch.onnx, see onnx_export.py
         from .onnx_export import export_onnx
 
-        steps.append(("ONNX", output_dir / f"{stem}.onnx", lambda p: export_onnx(deployed, deployed_net, p, outputs=outputs, optimized=optimized)))
+        steps.append(("ONNX", output_dir / f"{stem}.onnx", lambda p: export_onnx(deployed if optimized else None, deployed_net, p, outputs=outputs, optimized=optimized)))
     tty = sys.stderr.isatty()
     written = []
     for what, path, write in steps:

@@ -26,9 +26,9 @@ def convert(
     return module_for(load_net(prototxt, caffemodel, progress=progress), outputs)
 
 
-def module_for(net: Net, outputs: Sequence[str] | None = None) -> torch.fx.GraphModule:
+def module_for(net: Net, outputs: Sequence[str] | None = None, *, one_pass_batchnorm: bool = True) -> torch.fx.GraphModule:
     """The module for a Net the caller hands over: parameters share the Net's blob memory."""
-    module = lower(net, outputs=outputs, share_weights=True)
+    module = lower(net, outputs=outputs, share_weights=True, one_pass_batchnorm=one_pass_batchnorm)
     module.eval()
     module.requires_grad_(False)
     return module

@@ -222,7 +222,11 @@ def export_program(module: torch.nn.Module | None, net: Net, *, outputs: Sequenc
     if module is None:
         from .converter import module_for
 
-        module = module_for(net, values)
+        # BatchNorm and Scale apart: a BatchNormalization node would be folded into the Conv before
+        # it by the exporter's optimizer, in float32, taking the Conv's value and Caffe's weights.
+        module = module_for(net, values, one_pass_batchnorm=False)
+    elif getattr(module, "absorbed", None):
+        raise ValueError("export the exact graph with one_pass_batchnorm=False (or pass module=None)")
     module.eval()
     batch = torch.export.Dim(BATCH, min=1, max=65536)
     examples = tuple(torch.zeros((2, *shape[1:])) for shape in net.inputs.values())

@@ -328,7 +328,8 @@ def optimize(net: Net, *, outputs: Sequence[str] | None = None, intermediate: bo
     wanted = _resolve(net, net.outputs if outputs is None else outputs)
     folded, folding = fold(net, keep=wanted)
     wanted = [folding.aliases.get(v, v) for v in wanted]
-    module = lower(folded, intermediate=True) if intermediate else lower(folded, outputs=wanted)
+    # What could fold has folded; a BatchNorm left (an output itself) runs on its own, as ONNX export needs.
+    module = lower(folded, intermediate=True) if intermediate else lower(folded, outputs=wanted, one_pass_batchnorm=False)
     _speed_up(module, folded, inplace=not intermediate, kept=set(wanted))
     rewritten = set(folding.rewritten)
     for layer in folded.layers:  # one copy of the folded weights: the module's

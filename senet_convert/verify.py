@@ -417,6 +417,54 @@ def _torch_backends(net, module, inputs, oracle, order, devices, tolerance, caff
 OPTIMIZED_TOLERANCE = 1e-5
 
 
+class _Named:
+    """A module returning a tuple, as one returning value name -> tensor (what _run_or_report takes)."""
+
+    def __init__(self, module, names: Sequence[str]):
+        self.module, self.names = module, list(names)
+
+    def eval(self):
+        self.module.eval()
+        return self
+
+    def to(self, device):
+        self.module.to(device)
+        return self
+
+    def __call__(self, *args):
+        out = self.module(*args)
+        return dict(zip(self.names, out if isinstance(out, tuple) else (out,)))
+
+
+def _deployed_backends(net, inputs, oracle, order, devices, outputs, tolerance, report, log) -> None:
+    """The graph caffe2torch writes and users run: outputs only, so each BatchNorm whose value
+    nothing else reads applies its Scale in the same pass (to_torch.lower). Compared at every Caffe
+    blob (its final value) that this graph, made for `outputs`, still computes."""
+    from .to_torch import lower, one_pass_pairs
+
+    pairs = one_pass_pairs(net, outputs)
+    hidden = {net.layer(name).tops[0] for name in pairs}
+    blobs = [blob for blob, value in net.final.items() if value not in hidden]
+    module = lower(net, outputs=blobs)
+    if module.absorbed != pairs:
+        raise RuntimeError(f"verify bug: the deployed graph fuses {len(pairs)} pairs, this one {len(module.absorbed)}")
+    values = [net.final[blob] for blob in blobs]
+    named = _Named(module, values).eval()
+    checked = [value for value in order if value in set(values)]
+    for device in devices:
+        label = f"torch {device}, as deployed"
+        log(f"{label}: float32, TF32 off ...")
+        ran = _run_or_report(label, named, inputs, device, len(checked), report)
+        named.to("cpu")
+        if ran is None:
+            continue
+        backend = compare(label, "oracle float64", ran[0], oracle, checked, net, tolerance)
+        backend.seconds = ran[1]
+        backend.note = (f"outputs only, {len(pairs)} BatchNorm/Scale pairs in one pass each; "
+                        f"compared at the final value of {len(checked)} Caffe blobs")
+        report.backends.append(backend)
+
+
 def _optimized_backends(net, inputs, oracle, order, devices, tolerance, report, log) -> None:
     """The optimized graph (optimize.py) on each device, at every value it still has.
 
@@ -733,6 +781,8 @@ def verify(
     stage.done("torch", minus=report.timings["info"])
     if ours:
         del torch_module  # its copy of the weights is not needed any more
+        _deployed_backends(net, inputs, oracle, order, devices, outputs, tolerance, report, log)
+        stage.done("deployed")
     if optimized:
         _optimized_backends(net, inputs, oracle, order, devices, tolerance, report, log)
         stage.done("optimized")

@@ -2,7 +2,8 @@
 of the three mini nets (with the caffemodels Caffe wrote) and of the three official prototxts (batch 2,
 synthetic weights), within max|d| <= 2e-5 * max|golden| (../shared/goldens/README.md), and the
 logits within 1e-5 of their max. Layer by layer, fed Caffe's own float32 inputs, the layers without
-a reduction give Caffe's bits.
+a reduction give Caffe's bits. The graph users run (outputs only: each BatchNorm applies its Scale
+in the same pass) is held to the same bounds at every Caffe blob.
 """
 from __future__ import annotations
 
@@ -49,6 +50,25 @@ def test_every_in_place_snapshot_matches_caffe(result: Comparison):
 
 def test_logits_match_caffe(result: Comparison):
     assert result.logits <= LOGITS_TOLERANCE, f"classifier: {result.logits:.2e} of max|golden|"
+
+
+@pytest.mark.parametrize("model, variant", CASES, ids=[f"{m}.{v}" for m, v in CASES])
+def test_the_graph_users_run_matches_caffe_at_every_blob(model, variant, goldens_dir, models_dir, synthetic):
+    case = load_case(model, variant, goldens_dir, models_dir, synthetic)
+    blobs = {key: value for key, value in case.wanted().items() if key.startswith("blob/")}
+    values = list(dict.fromkeys(blobs.values()))
+    module = lower(case.net, outputs=values)
+    # every BatchNorm of these nets is followed by its Scale, and Caffe overwrites its value in place
+    assert len(module.absorbed) == sum(layer.type == "BatchNorm" for layer in case.net.layers) > 0
+    with torch.inference_mode():
+        got = module(*[torch.from_numpy(case.input) for _ in case.net.inputs])
+    mine = {value: t.numpy() for value, t in zip(values, got)}
+    result = Comparison()
+    for key, value in blobs.items():
+        result.add(case.golden, key, mine[value])
+    assert not result.shape_mismatches and not result.failures("blob/"), result.failures("blob/")
+    logits = logits_error(case, mine[blobs["blob/classifier"]])
+    assert logits <= LOGITS_TOLERANCE, f"classifier: {logits:.2e} of max|golden|"
 
 
 def held_values(case) -> dict[str, np.ndarray]:

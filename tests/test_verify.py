@@ -4,6 +4,7 @@ into the torch module, naming the layer that introduced them.
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 import pytest
@@ -133,6 +134,22 @@ def test_injected_bug_fails_and_names_its_layer(bug, resnet_mini):
     assert first.layer == layer, report.render()
     assert f"made by layer '{layer}'" in report.render()
     assert "verify: FAILED" in report.render()
+
+
+def test_a_bug_in_the_deployed_one_pass_batchnorm_fails(resnet_mini, monkeypatch):
+    # The graph users run applies each BatchNorm and its Scale in one F.batch_norm call; verify's
+    # per-layer graph does not, so only the "as deployed" row can catch a bug there.
+    from senet_convert.to_torch import batchnorm
+
+    def without_bias(x, mean, var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+        return torch.nn.functional.batch_norm(x, mean, var, weight, None, training, momentum, eps)
+
+    net, inputs = resnet_mini
+    monkeypatch.setattr(batchnorm, "F", types.SimpleNamespace(batch_norm=without_bias))
+    report = parity.verify(net, inputs, info=False)
+    rows = {b.name: b for b in report.backends}
+    assert rows["torch cpu"].ok and not rows["torch cpu, as deployed"].ok and not report.ok
+    assert rows["torch cpu, as deployed"].first_failure.value.startswith("conv1/7x7_s2@"), report.render()
 
 
 def test_a_crashing_backend_is_a_failure_not_a_traceback(resnet_mini):

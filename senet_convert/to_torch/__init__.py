@@ -1,5 +1,9 @@
 """The lowering of a Net to a torch.fx.GraphModule: one call_module node per Caffe layer.
 
+One exception, for speed: where nothing can read a BatchNorm's value but the Scale after it, the
+BatchNorm's node applies both (CaffeBatchNorm's one-pass path) and the Scale's module, which keeps
+its parameters, is not called. With intermediate=True every layer runs on its own.
+
 Submodules are named after the Caffe layers (`module_name`), so state_dict keys read like the
 prototxt: `conv1/7x7_s2.weight`, `conv1/7x7_s2/bn.mean`. torch allows '/' in module names but not
 '.', so a layer name is percent-encoded where it must be: '%' -> '%25', '.' -> '%2E', quotes and
@@ -32,7 +36,7 @@ from .registry import BUILDERS, SHARE_WEIGHTS, blob_names, build, register
 FAMILIES = (activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor)
 SUPPORTED_TYPES: tuple[str, ...] = tuple(sorted(BUILDERS))
 
-__all__ = ["SUPPORTED_TYPES", "build", "caffe_name", "lower", "module_name", "parameter_map", "register"]
+__all__ = ["SUPPORTED_TYPES", "build", "caffe_name", "lower", "module_name", "one_pass_pairs", "parameter_map", "register"]
 
 _SAFE = frozenset(string.printable) - set("%.\"'\\\t\n\r\x0b\x0c")
 
@@ -83,21 +87,75 @@ def _resolve(net: Net, names: Sequence[str], values: set[str]) -> list[str]:
     return resolved
 
 
+def _scale_absorbed_by(net: Net, exposed: set[str]) -> dict[str, Layer]:
+    """BatchNorm layer name -> the Scale layer it may apply in the same call.
+
+    That is a per-channel Scale (blob factor over axis 1) that is the only reader of a
+    global-statistics BatchNorm's value, where that value is not exposed: nothing but the Scale can
+    tell the pair from one batch_norm call, and one pass over the activations costs a quarter of
+    Caffe's four (mean, std, factor, bias).
+    """
+    readers: dict[str, list[Layer]] = {}
+    for layer in net.layers:
+        for value in layer.bottoms:
+            readers.setdefault(value, []).append(layer)
+    pairs = {}
+    for bn in net.layers:
+        if bn.type != "BatchNorm" or len(bn.tops) != 1 or bn.tops[0] in exposed or len(bn.blobs) != 3:
+            continue
+        p = bn.param.batch_norm_param
+        if p.HasField("use_global_stats") and not p.use_global_stats:
+            continue
+        (value,) = bn.tops
+        after = readers.get(value, [])
+        if len(after) != 1 or after[0].type != "Scale" or tuple(after[0].bottoms) != (value,):
+            continue
+        scale = after[0]
+        shape = net.shapes.get(value, ())
+        blobs = scale.blobs
+        channels = bn.blobs[0].size
+        if len(shape) < 2 or shape[1] != channels or not blobs or any(b.shape != (channels,) for b in blobs):
+            continue
+        axis = scale.param.scale_param.axis
+        if axis not in (1, 1 - len(shape)) or len(blobs) != (2 if scale.param.scale_param.bias_term else 1):
+            continue
+        pairs[bn.name] = scale
+    return pairs
+
+
+def one_pass_pairs(net: Net, outputs: Sequence[str] | None = None) -> dict[str, str]:
+    """BatchNorm layer -> Scale layer, the pairs `lower(net, outputs=outputs)` runs in one call."""
+    values = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
+    wanted = _resolve(net, net.outputs if outputs is None else outputs, values)
+    return {name: scale.name for name, scale in _scale_absorbed_by(net, set(wanted)).items()}
+
+
 def lower(
-    net: Net, *, outputs: Sequence[str] | None = None, intermediate: bool = False, share_weights: bool = False
+    net: Net,
+    *,
+    outputs: Sequence[str] | None = None,
+    intermediate: bool = False,
+    share_weights: bool = False,
+    one_pass_batchnorm: bool = True,
 ) -> fx.GraphModule:
     """The net as a GraphModule taking its inputs positionally (in net.inputs order).
 
     It returns the `outputs` (Caffe blob names, resolved to their final value, or value names;
     default net.outputs): one tensor, or a tuple for several. With intermediate=True it returns a
     dict of every value instead, inputs and values later overwritten in place included.
-    With share_weights=True the module's parameters use the memory of the Net's blobs (no copy):
+    With one_pass_batchnorm, a BatchNorm whose value is not among the outputs applies the Scale that
+    is its only reader in the same call (see _scale_absorbed_by); `module.absorbed` maps each such
+    BatchNorm layer to its Scale layer. With share_weights=True the module's parameters use the memory of the Net's blobs (no copy):
     for callers that own the Net and will not change either side.
     """
     if intermediate and outputs is not None:
         raise TypeError("pass either intermediate=True or outputs, not both")
     graph = fx.Graph()
     nodes: dict[str, fx.Node] = {name: graph.placeholder(_identifier(name)) for name in net.inputs}
+    values = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
+    wanted = None if intermediate else _resolve(net, net.outputs if outputs is None else outputs, values)
+    absorbed = _scale_absorbed_by(net, set(wanted)) if one_pass_batchnorm and not intermediate else {}
+    skipped = {scale.name for scale in absorbed.values()}
     modules: dict[str, torch.nn.Module] = {}
     token = SHARE_WEIGHTS.set(share_weights)
     try:
@@ -106,11 +164,23 @@ def lower(
     finally:
         SHARE_WEIGHTS.reset(token)
     for layer in net.layers:
+        if layer.name in skipped:
+            continue
         target = module_name(layer.name)
         try:
             args = tuple(nodes[value] for value in layer.bottoms)
         except KeyError as exc:
             raise ConvertError(f"{layer.where()}: reads '{exc.args[0]}', which no earlier layer defines") from None
+        if layer.name in absorbed:  # BatchNorm and its Scale in one call: the node yields the Scale's top
+            scale = absorbed[layer.name]
+            owner = module_name(scale.name)
+            params = tuple(
+                graph.create_node("get_attr", f"{owner}.{name}", name=_identifier(f"{scale.name}.{name}"))
+                for name in blob_names(scale)
+            )
+            node = graph.create_node("call_module", target, args + params, name=_identifier(layer.name))
+            nodes[scale.tops[0]] = node
+            continue
         node = graph.create_node("call_module", target, args, name=_identifier(layer.name))
         if len(layer.tops) == 1:
             nodes[layer.tops[0]] = node
@@ -120,13 +190,23 @@ def lower(
     if intermediate:
         graph.output(dict(nodes))
     else:
-        wanted = _resolve(net, net.outputs if outputs is None else outputs, set(nodes))
         if not wanted:
             raise ConvertError(f"net '{net.name}' has no outputs to compute")
         graph.output(nodes[wanted[0]] if len(wanted) == 1 else tuple(nodes[v] for v in wanted))
-    module = fx.GraphModule(modules, graph, class_name=_identifier(net.name or "CaffeNet"))
-    # Layers the outputs do not need are not run; their weights stay, so that state_dict and
-    # parameter_map always cover the whole net.
+    attributes = {node.target: _attribute(modules, node.target) for node in graph.nodes if node.op == "get_attr"}
+    module = fx.GraphModule({**modules, **attributes}, graph, class_name=_identifier(net.name or "CaffeNet"))
+    # Every layer's module, in layer order, whether the graph calls it or not (an absorbed Scale, or
+    # a layer the outputs do not need): state_dict and parameter_map always cover the whole net.
+    for name in list(module._modules):
+        delattr(module, name)
+    for name, submodule in modules.items():
+        module.add_module(name, submodule)
+    module.absorbed = {name: scale.name for name, scale in absorbed.items()}
     if module.graph.eliminate_dead_code():
         module.recompile()
     return module
+
+
+def _attribute(modules: dict[str, torch.nn.Module], target: str) -> torch.Tensor:
+    owner, name = target.rsplit(".", 1)
+    return getattr(modules[owner], name)
