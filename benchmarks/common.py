@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# ../shared beside the repo; SENET_SHARED points elsewhere (a GPU machine gets a copy inside the checkout)
+SHARED = Path(os.environ.get("SENET_SHARED", REPO.parent / "shared"))
 MODELS = SHARED / "senet" / "models"
 CACHE = Path(os.environ.get("SENET_BENCH_CACHE", REPO / ".bench-cache"))
 
@@ -39,6 +40,20 @@ def caffemodel(model: str) -> tuple[Path, Path]:
         print(f"writing {out} from synthetic.py ...", file=sys.stderr)
         write_net_weights(load_net(prototxt), out, synthetic().synthetic_blob)
     return prototxt, out
+
+
+def synthetic_net(model: str, batch: int | None = None):
+    """The official prototxt with synthetic.py's weights filled in memory: no caffemodel to write."""
+    sys.path.insert(0, str(REPO))
+    from senet_convert.loader import load_net
+    from senet_convert.shapes import infer
+
+    make = synthetic()
+    net = load_net(MODELS / f"{model}.prototxt", batch=batch)
+    for layer in net.layers:
+        shapes = infer(layer.param, [net.shapes[b] for b in layer.bottoms])[1]
+        layer.blobs = [make.synthetic_blob(layer.name, layer.type, i, s) for i, s in enumerate(shapes)]
+    return net
 
 
 MEASURE = r"""

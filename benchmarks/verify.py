@@ -22,6 +22,7 @@ STAGES = [
     ("oracle", "numpy oracle, float64, every value"),
     ("lower", "lowering to torch.fx"),
     ("torch", "torch CPU forward, float32, every value"),
+    ("deployed", "torch CPU, the deployed graph, every Caffe blob"),
     ("info", "torch CPU, bf16 autocast (info row)"),
     ("onnxruntime", "ONNX Runtime: load + run, outputs and every named value"),
     ("compare", "comparisons (every value, every backend)"),

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# ../shared beside the repo; SENET_SHARED points elsewhere (a GPU machine gets a copy inside the checkout)
+SHARED = Path(os.environ.get("SENET_SHARED", REPO.parent / "shared"))
 GOLDENS = SHARED / "goldens"
 MODELS = SHARED / "senet" / "models"
 FIXTURES = REPO / "fixtures"

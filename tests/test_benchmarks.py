@@ -59,3 +59,9 @@ def test_traffic_count_shows_the_one_pass_batchnorm(bench):
     assert 150 < rows["optimized"][0] < rows["exact"][0] < 300, out
     if HAS_TIMM:
         assert rows["exact"][0] < rows["timm"][0], out
+
+
+def test_cuda_verify_table_runs(bench):
+    out = bench("cuda_verify.py", "--device", "cpu", "--batch", "1", "--models", "SE-ResNet-50")
+    assert re.search(r"^SE-ResNet-50\s+308/308 \S+\s+121/121 \S+\s+-\s+\S+\s+1/1\s+\d+\s+ok$", out, re.MULTILINE), out
+    assert "0 failed" in out
