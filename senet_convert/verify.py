@@ -449,20 +449,11 @@ def _deployed_backends(net, inputs, oracle, order, devices, outputs, tolerance, 
     if module.absorbed != pairs:
         raise RuntimeError(f"verify bug: the deployed graph fuses {len(pairs)} pairs, this one {len(module.absorbed)}")
     values = [net.final[blob] for blob in blobs]
-    named = _Named(module, values).eval()
     checked = [value for value in order if value in set(values)]
-    for device in devices:
-        label = f"torch {device}, as deployed"
-        log(f"{label}: float32, TF32 off ...")
-        ran = _run_or_report(label, named, inputs, device, len(checked), report)
-        named.to("cpu")
-        if ran is None:
-            continue
-        backend = compare(label, "oracle float64", ran[0], oracle, checked, net, tolerance)
-        backend.seconds = ran[1]
-        backend.note = (f"outputs only, {len(pairs)} BatchNorm/Scale pairs in one pass each; "
-                        f"compared at the final value of {len(checked)} Caffe blobs")
-        report.backends.append(backend)
+    note = (f"outputs only, {len(pairs)} BatchNorm/Scale pairs in one pass each; "
+            f"compared at the final value of {len(checked)} Caffe blobs")
+    _rows_per_device("as deployed", _Named(module, values).eval(), inputs, oracle, checked, net, devices, tolerance,
+                     report, log, note=note)
 
 
 def _optimized_backends(net, inputs, oracle, order, devices, tolerance, report, log) -> None:
@@ -476,17 +467,23 @@ def _optimized_backends(net, inputs, oracle, order, devices, tolerance, report, 
     module = optimize(net, intermediate=True)
     folding = module.folding
     kept = [value for value in order if value not in folding.removed_values]
+    note = f"{folding.summary()}; the {len(folding.removed_values)} values folded away are not compared"
+    _rows_per_device("optimized", module, inputs, oracle, kept, net, devices, min(tolerance, OPTIMIZED_TOLERANCE),
+                     report, log, note=note, values=folding.exact_values)
+
+
+def _rows_per_device(kind, module, inputs, oracle, checked, net, devices, tolerance, report, log, *, note, values=dict):
+    """One row "torch DEVICE, kind" per device: `module` (returning value -> tensor; `values` maps
+    that to the exact graph's names) against the oracle at `checked`."""
     for device in devices:
-        label = f"torch {device}, optimized"
+        label = f"torch {device}, {kind}"
         log(f"{label}: float32, TF32 off ...")
-        ran = _run_or_report(label, module, inputs, device, len(kept), report)
+        ran = _run_or_report(label, module, inputs, device, len(checked), report)
         module.to("cpu")
         if ran is None:
             continue
-        values, seconds = folding.exact_values(ran[0]), ran[1]
-        backend = compare(label, "oracle float64", values, oracle, kept, net, min(tolerance, OPTIMIZED_TOLERANCE))
-        backend.seconds = seconds
-        backend.note = f"{folding.summary()}; the {len(folding.removed_values)} values folded away are not compared"
+        backend = compare(label, "oracle float64", values(ran[0]), oracle, checked, net, tolerance)
+        backend.seconds, backend.note = ran[1], note
         report.backends.append(backend)
 
 
