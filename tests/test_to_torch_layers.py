@@ -598,6 +598,19 @@ def test_batchnorm_statistics_follow_its_buffers():
     assert x.grad is not None and module.get_submodule("scale").weight.grad is not None
 
 
+def test_one_pass_graph_compiles_whole_and_keeps_bf16_channels_last():
+    net = bn_scale_net(extra='layer { name: "pool" type: "Pooling" bottom: "conv" top: "pool" pooling_param { pool: AVE global_pooling: true } }')
+    module = lower(net, outputs=["pool"]).eval()
+    x = torch.from_numpy(random_inputs(net)["data"])
+    compiled = torch.compile(module, fullgraph=True, backend="aot_eager")  # fullgraph: a break is an error
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), module(x), rtol=1e-6, atol=1e-6)
+    channels_last = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        scaled = lower(net, outputs=["conv@scale"]).to(memory_format=torch.channels_last)(channels_last)
+    assert scaled.dtype == torch.bfloat16 and scaled.is_contiguous(memory_format=torch.channels_last)
+
+
 # ---- SENet-154's distinctive parts, and a dynamic batch ------------------------------------
 
 
