@@ -445,7 +445,7 @@ def _deployed_backends(net, inputs, oracle, order, devices, outputs, tolerance, 
     pairs = one_pass_pairs(net, outputs)
     hidden = {net.layer(name).tops[0] for name in pairs}
     blobs = [blob for blob, value in net.final.items() if value not in hidden]
-    module = lower(net, outputs=blobs)
+    module = lower(net, outputs=blobs, share_weights=True)  # read only: no second copy of the weights
     if module.absorbed != pairs:
         raise RuntimeError(f"verify bug: the deployed graph fuses {len(pairs)} pairs, this one {len(module.absorbed)}")
     values = [net.final[blob] for blob in blobs]
