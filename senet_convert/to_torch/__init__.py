@@ -92,8 +92,8 @@ def _scale_absorbed_by(net: Net, exposed: set[str]) -> dict[str, Layer]:
 
     That is a per-channel Scale (blob factor over axis 1) that is the only reader of a
     global-statistics BatchNorm's value, where that value is not exposed: nothing but the Scale can
-    tell the pair from one batch_norm call, and one pass over the activations costs a quarter of
-    Caffe's four (mean, std, factor, bias).
+    tell the pair from one batch_norm call, which passes over the activations once where Caffe's
+    arithmetic passes four times (mean, std, factor, bias).
     """
     readers: dict[str, list[Layer]] = {}
     for layer in net.layers:
@@ -123,11 +123,14 @@ def _scale_absorbed_by(net: Net, exposed: set[str]) -> dict[str, Layer]:
     return pairs
 
 
+def _wanted(net: Net, outputs: Sequence[str] | None) -> list[str]:
+    values = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
+    return _resolve(net, net.outputs if outputs is None else outputs, values)
+
+
 def one_pass_pairs(net: Net, outputs: Sequence[str] | None = None) -> dict[str, str]:
     """BatchNorm layer -> Scale layer, the pairs `lower(net, outputs=outputs)` runs in one call."""
-    values = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
-    wanted = _resolve(net, net.outputs if outputs is None else outputs, values)
-    return {name: scale.name for name, scale in _scale_absorbed_by(net, set(wanted)).items()}
+    return {name: scale.name for name, scale in _scale_absorbed_by(net, set(_wanted(net, outputs))).items()}
 
 
 def lower(
@@ -145,15 +148,14 @@ def lower(
     dict of every value instead, inputs and values later overwritten in place included.
     With one_pass_batchnorm, a BatchNorm whose value is not among the outputs applies the Scale that
     is its only reader in the same call (see _scale_absorbed_by); `module.absorbed` maps each such
-    BatchNorm layer to its Scale layer. With share_weights=True the module's parameters use the memory of the Net's blobs (no copy):
-    for callers that own the Net and will not change either side.
+    BatchNorm layer to its Scale layer. With share_weights=True the module's parameters use the
+    memory of the Net's blobs (no copy): for callers that own the Net and will not change either side.
     """
     if intermediate and outputs is not None:
         raise TypeError("pass either intermediate=True or outputs, not both")
     graph = fx.Graph()
     nodes: dict[str, fx.Node] = {name: graph.placeholder(_identifier(name)) for name in net.inputs}
-    values = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
-    wanted = None if intermediate else _resolve(net, net.outputs if outputs is None else outputs, values)
+    wanted = None if intermediate else _wanted(net, outputs)
     absorbed = _scale_absorbed_by(net, set(wanted)) if one_pass_batchnorm and not intermediate else {}
     skipped = {scale.name for scale in absorbed.values()}
     modules: dict[str, torch.nn.Module] = {}
