@@ -15,6 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SENET_SHARED", REPO.parent / "shared"))
 MODELS = SHARED / "senet" / "models"
 CACHE = Path(os.environ.get("SENET_BENCH_CACHE", REPO / ".bench-cache"))
+if str(REPO) not in sys.path:  # the checkout's senet_convert, installed or not
+    sys.path.insert(0, str(REPO))
 
 
 def synthetic():
@@ -29,7 +31,6 @@ def synthetic():
 
 def caffemodel(model: str) -> tuple[Path, Path]:
     """(prototxt, caffemodel with synthetic.py's weights), written once into the cache."""
-    sys.path.insert(0, str(REPO))
     from senet_convert.caffe.writer import write_net_weights
     from senet_convert.loader import load_net
 
@@ -44,7 +45,6 @@ def caffemodel(model: str) -> tuple[Path, Path]:
 
 def synthetic_net(model: str, batch: int | None = None):
     """The official prototxt with synthetic.py's weights filled in memory: no caffemodel to write."""
-    sys.path.insert(0, str(REPO))
     from senet_convert.loader import load_net
     from senet_convert.shapes import infer
 

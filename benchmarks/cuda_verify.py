@@ -14,7 +14,7 @@ import argparse
 import sys
 import time
 
-from common import REPO, synthetic_net
+from common import synthetic_net
 
 MODELS = ["SE-BN-Inception", "SE-ResNet-50", "SE-ResNet-101", "SE-ResNet-152", "SE-ResNeXt-50", "SE-ResNeXt-101", "SENet-154"]
 
@@ -26,7 +26,6 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--budget", type=float, default=240, help="seconds; models not started by then are skipped")
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
     import torch
 
     from senet_convert.preprocess import make_inputs

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from common import caffemodel, synthetic
+from common import synthetic, synthetic_net
 
 TIMM = {
     "SE-ResNet-50": "legacy_seresnet50",
@@ -224,11 +224,9 @@ class Bench:
 def load_graphs(model: str, bench: Bench, timm):
     """The graphs of `model` on the device, fp32, NCHW: name -> module."""
     from senet_convert.converter import module_for
-    from senet_convert.loader import load_net
     from senet_convert.optimize import optimize
 
-    prototxt, weights = caffemodel(model)
-    net = load_net(prototxt, weights)
+    net = synthetic_net(model)  # synthetic.py's weights, in memory: no caffemodel to write first
     modules = {"exact": module_for(net, ["classifier"]), "optimized": optimize(net, outputs=["classifier"])}
     del net
     if bench.args.no_fused:

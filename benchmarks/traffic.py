@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import argparse
 import collections
-import sys
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from common import REPO, caffemodel
+from common import synthetic_net
 
 TIMM = {
     "SE-ResNet-50": "legacy_seresnet50",
@@ -76,13 +75,10 @@ def count(module: torch.nn.Module, x: torch.Tensor) -> Counter:
 
 
 def graphs(model: str, timm) -> dict[str, torch.nn.Module]:
-    sys.path.insert(0, str(REPO))
     from senet_convert.converter import module_for
-    from senet_convert.loader import load_net
     from senet_convert.optimize import optimize
 
-    prototxt, weights = caffemodel(model)
-    net = load_net(prototxt, weights)
+    net = synthetic_net(model)  # synthetic.py's weights, in memory: no caffemodel to write first
     found = {"exact": module_for(net, ["classifier"]), "optimized": optimize(net, outputs=["classifier"])}
     if timm is not None:
         found["timm"] = timm.create_model(TIMM[model], pretrained=False).eval()
