@@ -6,7 +6,7 @@
 #   mkdir -p shared && cp -r ../shared/senet ../shared/goldens shared/      # a shared/ in the checkout travels
 #   python -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux2014_x86_64 -d .whl 'protobuf==7.36.2'         # the bindings need protobuf >= 7.35
-# Then one call of the device tool: command "bash benchmarks/device.sh", carry [".whl"], timeout_s 600.
+# Then one call of the device tool: command "bash benchmarks/device.sh", carry [".whl", "shared"], timeout_s 600.
 #
 # In order, each under the time left of a 570 s deadline:
 #   1. pytest -k cuda       the CUDA tests (verify on CUDA, TF32 row), skipped on CPU-only CI
