@@ -65,3 +65,23 @@ def test_cuda_verify_table_runs(bench):
     out = bench("cuda_verify.py", "--device", "cpu", "--batch", "1", "--models", "SE-ResNet-50")
     assert re.search(r"^SE-ResNet-50\s+308/308 \S+\s+121/121 \S+\s+-\s+\S+\s+1/1\s+\d+\s+ok$", out, re.MULTILINE), out
     assert "0 failed" in out
+
+
+def test_gpu_benchmark_fuses_each_conv_relu_pair(models_dir, goldens_dir, monkeypatch):
+    # The optimized+cudnn row runs on CUDA only; on the CPU its modules take the plain path, so what
+    # can be checked here is that the rewrite finds every pair and leaves the numbers alone.
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import torch
+    from common import synthetic_net
+    from gpu import FusedConvReLU, fuse_conv_relu
+
+    from senet_convert.optimize import optimize
+
+    optimized = optimize(synthetic_net("SE-ResNet-50"), outputs=["classifier"])
+    fused = fuse_conv_relu(optimized)
+    # the stem, and the first two convolutions of each of the 16 bottlenecks (the third has no ReLU)
+    assert sum(isinstance(m, FusedConvReLU) for m in fused.modules()) == 1 + 2 * 16
+    assert not any(isinstance(m, FusedConvReLU) for m in optimized.modules())  # the original is untouched
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(fused(x), optimized(x))
