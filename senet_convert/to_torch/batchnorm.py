@@ -39,7 +39,7 @@ class CaffeBatchNorm(nn.Module):
         """(mean*sf, var*sf) in float32, as Caffe computes them.
 
         Eager calls reuse the last result while the three buffers are the same tensors, unchanged
-        (version counters count in-place writes such as load_state_dict's): six small kernels less
+        (version counters count in-place writes such as load_state_dict's): five small kernels less
         per layer and call. Under torch.compile/torch.export the arithmetic stays in the graph.
         """
         if torch.compiler.is_compiling():
@@ -56,7 +56,7 @@ class CaffeBatchNorm(nn.Module):
 
     def _statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
         s = self.scale_factor
-        sf = torch.where(s == 0, torch.zeros_like(s), torch.reciprocal(s))
+        sf = torch.where(s == 0, 0.0, torch.reciprocal(s))
         return self.mean * sf, self.var * sf
 
     def forward(self, x: torch.Tensor, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
