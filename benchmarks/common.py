@@ -45,15 +45,9 @@ def caffemodel(model: str) -> tuple[Path, Path]:
 
 def synthetic_net(model: str, batch: int | None = None):
     """The official prototxt with synthetic.py's weights filled in memory: no caffemodel to write."""
-    from senet_convert.loader import load_net
-    from senet_convert.shapes import infer
+    from senet_convert.loader import fill_weights, load_net
 
-    make = synthetic()
-    net = load_net(MODELS / f"{model}.prototxt", batch=batch)
-    for layer in net.layers:
-        shapes = infer(layer.param, [net.shapes[b] for b in layer.bottoms])[1]
-        layer.blobs = [make.synthetic_blob(layer.name, layer.type, i, s) for i, s in enumerate(shapes)]
-    return net
+    return fill_weights(load_net(MODELS / f"{model}.prototxt", batch=batch), synthetic().synthetic_blob)
 
 
 MEASURE = r"""

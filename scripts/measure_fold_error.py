@@ -29,9 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from senet_convert import input_space as spaces
-from senet_convert import shapes
 from senet_convert.converter import module_for
-from senet_convert.loader import load_net
+from senet_convert.loader import fill_weights, load_net
 from senet_convert.transforms import last_inner_product
 
 MODELS = ["SE-ResNet-50", "SE-ResNet-101", "SE-ResNet-152", "SE-ResNeXt-50", "SE-ResNeXt-101", "SENet-154"]
@@ -47,10 +46,7 @@ def synthetic_module(path: Path):
 
 def synthetic_net(prototxt: Path, synthetic, scale_first_conv: bool = True):
     """The official net with synthetic.py's weights (in memory), conv1 scaled by INPUT_SCALE."""
-    net = load_net(prototxt)
-    for layer in net.layers:
-        _, blob_shapes = shapes.infer(layer.param, [net.shapes[b] for b in layer.bottoms])
-        layer.blobs = [synthetic.synthetic_blob(layer.name, layer.type, i, s) for i, s in enumerate(blob_shapes)]
+    net = fill_weights(load_net(prototxt), synthetic.synthetic_blob)
     if scale_first_conv:
         conv = spaces.first_convolution(net)
         conv.blobs[0] = conv.blobs[0] * np.float32(synthetic.INPUT_SCALE)

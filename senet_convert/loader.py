@@ -288,7 +288,7 @@ def attach_weights(net: Net, model: CaffeModel) -> None:
     names = {layer.name for layer in net.layers}
     net.unused_weights = [s.name for s in model.layers if s.blobs and s.name not in names]
     net.caffemodel_path = model.path
-    expected = {layer.name: shape_rules.infer(layer.param, [net.shapes[b] for b in layer.bottoms])[1] for layer in net.layers}
+    expected = {layer.name: shape_rules.blob_shapes(net, layer) for layer in net.layers}
     # Missing weights first: a caffemodel of another net is best explained by what is absent.
     missing = [l for l in net.layers if expected[l.name] and not (l.name in by_name and by_name[l.name].blobs)]
     if missing:
@@ -309,6 +309,14 @@ def attach_weights(net: Net, model: CaffeModel) -> None:
         if len(stored.blobs) != len(shapes):
             raise ConvertError(f"{where}: the caffemodel has {len(stored.blobs)} blobs, the prototxt implies {len(shapes)}")
         layer.blobs = [_blob_array(b, shape, where, i) for i, (b, shape) in enumerate(zip(stored.blobs, shapes))]
+
+
+def fill_weights(net: Net, blob_for) -> Net:
+    """Give every layer the blobs `blob_for(name, type, index, shape)` makes, in the shapes Caffe
+    allocates: weights without a caffemodel (synthetic weights for tests and benchmarks)."""
+    for layer in net.layers:
+        layer.blobs = [blob_for(layer.name, layer.type, i, s) for i, s in enumerate(shape_rules.blob_shapes(net, layer))]
+    return net
 
 
 def net_from_text(text: str, path: str | Path = "<prototxt>", *, batch: int | None = None) -> Net:

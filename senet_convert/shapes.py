@@ -353,6 +353,11 @@ def _reshape(param, shapes):
     return [(*shape[:start], *new, *shape[end:])]
 
 
+def blob_shapes(net, layer) -> list[Shape]:
+    """The learned blob shapes Caffe allocates for `layer` (a graph.Layer) of `net` (a graph.Net)."""
+    return infer(layer.param, [net.shapes[b] for b in layer.bottoms])[1]
+
+
 def infer(param: caffe_pb2.LayerParameter, shapes: list[Shape]) -> tuple[list[Shape], list[Shape]]:
     """(top shapes, learned blob shapes) of a layer of a supported type."""
     entry = RULES[param.type]

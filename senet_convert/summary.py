@@ -6,7 +6,7 @@ import math
 from google.protobuf import text_format
 
 from .graph import Layer, Net
-from .shapes import conv_geometry, fmt, infer
+from .shapes import blob_shapes, conv_geometry, fmt
 
 
 def layer_params(layer: Layer) -> str:
@@ -35,7 +35,7 @@ def summarize(net: Net) -> dict:
     rows = []
     for layer in net.layers:
         # Blob shapes as the prototxt implies them, so a structure-only load counts parameters too.
-        blob_shapes = infer(layer.param, [net.shapes[b] for b in layer.bottoms])[1]
+        shapes = blob_shapes(net, layer)
         rows.append(
             {
                 "name": layer.name,
@@ -45,8 +45,8 @@ def summarize(net: Net) -> dict:
                 "in_place": layer.in_place,
                 "output_shapes": [list(s) for s in layer.top_shapes],
                 "params": layer_params(layer),
-                "blob_shapes": [list(b) for b in blob_shapes],
-                "num_params": sum(math.prod(b) for b in blob_shapes),
+                "blob_shapes": [list(b) for b in shapes],
+                "num_params": sum(math.prod(b) for b in shapes),
                 "multiply_adds": multiply_adds(net, layer),
                 "line": layer.line,
             }

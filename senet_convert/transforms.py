@@ -80,7 +80,7 @@ def edit(net: Net, change: Edit, kind: str, what: str, *, drop_comment: Callable
     for layer in new.layers:
         layer.blobs = [np.asarray(b, dtype=np.float32) for b in new_blobs.get(layer.name, old_blobs.get(layer.name, []))]
         if layer.blobs:
-            _, expected = shape_rules.infer(layer.param, [new.shapes[b] for b in layer.bottoms])
+            expected = shape_rules.blob_shapes(new, layer)
             found = [tuple(b.shape) for b in layer.blobs]
             if found != [tuple(s) for s in expected]:
                 raise ConvertError(f"{layer.where()}: after {kind}, blobs {found} do not fit the expected {expected}")

@@ -63,14 +63,9 @@ def golden_json(model: str) -> dict:
 def synthetic_net(model: str, synthetic, *, batch: int | None = None):
     """The official prototxt with synthetic.py's weights filled in memory (no caffemodel round trip),
     in the shapes our own shape inference implies."""
-    from senet_convert.loader import load_net
-    from senet_convert.shapes import infer
+    from senet_convert.loader import fill_weights, load_net
 
-    net = load_net(need_shared(MODELS / f"{model}.prototxt"), batch=batch)
-    for layer in net.layers:
-        blob_shapes = infer(layer.param, [net.shapes[b] for b in layer.bottoms])[1]
-        layer.blobs = [synthetic.synthetic_blob(layer.name, layer.type, i, s) for i, s in enumerate(blob_shapes)]
-    return net
+    return fill_weights(load_net(need_shared(MODELS / f"{model}.prototxt"), batch=batch), synthetic.synthetic_blob)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import torch
 
 from conftest import FIXTURES, GOLDEN_FULL
 from goldens import load_case
-from senet_convert import reference, shapes
-from senet_convert.loader import load_net, net_from_text
+from senet_convert import reference
+from senet_convert.loader import fill_weights, load_net, net_from_text
 from senet_convert.optimize import FastPool2d, PointwiseConv2d, check, fold, optimize
 from senet_convert.to_torch import lower
 from senet_convert.to_torch.batchnorm import CaffeBatchNorm
@@ -56,9 +56,8 @@ PARAMETRIC_SCALES = {"patterns": {"c2/scale", "cat/bn"}}  # the Scales the patte
 def patterns_net():
     net = net_from_text(PATTERNS)
     rng = np.random.default_rng(7)
+    fill_weights(net, lambda name, type_, i, s: rng.uniform(0.5, 1.5, s).astype(np.float32))
     for layer in net.layers:
-        blob_shapes = shapes.infer(layer.param, [net.shapes[b] for b in layer.bottoms])[1]
-        layer.blobs = [rng.uniform(0.5, 1.5, s).astype(np.float32) for s in blob_shapes]
         if layer.type == "BatchNorm":
             layer.blobs[2][...] = 0.25 if layer.name != "c3/bn" else 0  # a scale factor other than 1, and 0
     return net

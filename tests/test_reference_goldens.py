@@ -70,12 +70,10 @@ def test_split_blobs_are_their_source(goldens_dir, models_dir, synthetic):
 def test_official_shapes_agree_with_the_loaders_inference(model, models_dir):
     # Two independent computations of every value's shape: the oracle's kernels and the loader's
     # shape inference (which the torch lowering relies on). Zero weights: only shapes matter here.
-    from senet_convert import shapes
+    from senet_convert.loader import fill_weights
 
     net = load_net(models_dir / f"{model}.prototxt")
-    for layer in net.layers:
-        blob_shapes = shapes.infer(layer.param, [net.shapes[b] for b in layer.bottoms])[1]
-        layer.blobs = [np.zeros(shape, np.float32) for shape in blob_shapes]
+    fill_weights(net, lambda name, type_, i, shape: np.zeros(shape, np.float32))
     inputs = {name: np.zeros(shape, np.float32) for name, shape in net.inputs.items()}
     values = reference.run(net, inputs, dtype=np.float32, intermediate=True)
     assert {name: value.shape for name, value in values.items()} == net.shapes

@@ -31,7 +31,7 @@ def make_net(body: str, inputs: dict[str, tuple[int, ...]], *, blobs: dict | Non
         if blobs and layer.name in blobs:
             layer.blobs = [np.asarray(b, dtype=np.float32) for b in blobs[layer.name]]
             continue
-        wanted = shapes.infer(layer.param, [net.shapes[b] for b in layer.bottoms])[1]
+        wanted = shapes.blob_shapes(net, layer)
         draw = (lambda s: rng.uniform(0.5, 1.5, s)) if layer.type == "BatchNorm" else rng.standard_normal  # var > 0
         layer.blobs = [draw(s).astype(np.float32) for s in wanted]
     return net
@@ -511,8 +511,8 @@ def bn_scale_net(bn: str = "", scale: str = "scale_param { bias_term: true }", s
                  extra: str = "", bn_top: str = "conv", scale_top: str | None = None) -> Net:
     """conv -> BatchNorm -> Scale -> ReLU, in place unless bn_top and scale_top say otherwise."""
     scale_top = scale_top or bn_top
-    first = (f'layer {{ name: "conv" type: "Convolution" bottom: "data" top: "conv" '
-             f'convolution_param {{ num_output: 4 kernel_size: 3 pad: 1 }} }}' if len(shape) == 4 else
+    first = ('layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" '
+             'convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }' if len(shape) == 4 else
              'layer { name: "conv" type: "InnerProduct" bottom: "data" top: "conv" inner_product_param { num_output: 4 } }')
     body = f"""{first}
 layer {{ name: "bn" type: "BatchNorm" bottom: "conv" top: "{bn_top}" {bn} }}

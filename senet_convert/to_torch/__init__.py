@@ -28,7 +28,7 @@ import torch
 from torch import fx
 
 from ..errors import ConvertError
-from ..graph import Net
+from ..graph import Layer, Net
 from . import activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor
 from .registry import BUILDERS, SHARE_WEIGHTS, blob_names, build, register
 
