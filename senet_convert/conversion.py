@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .converter import module_for
 from .export import save_checkpoint, save_pt2, save_safetensors, sha256, source_hashes
+from .files import staged_outputs
 from .pipelines import prepare
 from .progress import load_net_with_progress
 from .transforms import notes
@@ -57,15 +58,17 @@ def _convert(prototxt, caffemodel, output_dir, digest, start, *, name, outputs, 
 
         steps.append(("ONNX", output_dir / f"{stem}.onnx", lambda p: export_onnx(deployed if optimized else None, deployed_net, p, outputs=outputs, optimized=optimized)))
     tty = sys.stderr.isatty()
-    written = []
-    for what, path, write in steps:
+    written = [path for _, path, _ in steps]
+    try:
+        with staged_outputs(output_dir, [p.name for p in written]) as staging:
+            for what, path, write in steps:
+                if tty:
+                    sys.stderr.write(f"\rwriting {what} {path.name} ...\033[K")
+                    sys.stderr.flush()
+                write(staging / path.name)
+    finally:  # an error message then starts on a clean line
         if tty:
-            sys.stderr.write(f"\rwriting {what} {path.name} ...\033[K")
-            sys.stderr.flush()
-        write(path)
-        written.append(path)
-    if tty:
-        sys.stderr.write("\r\033[K")
+            sys.stderr.write("\r\033[K")
     elapsed = time.perf_counter() - start
     returns = ", ".join(net.blob_of.get(o, o) for o in (outputs or net.outputs))
     if not quiet:

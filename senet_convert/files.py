@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -10,21 +11,93 @@ from .errors import ConvertError
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path):
-    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
+def atomic_path(path: str | Path, *, needs_bytes: int = 0):
+    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds.
+
+    The OS's errors while writing (a full disk, a read-only folder) become one-line
+    ConvertErrors naming `path`. Writers must write through a Python file object (see
+    `write_torch`) for a full disk to surface as OSError. `needs_bytes` is checked against
+    the free space first, for writers that cannot fail cleanly.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The suffix is kept: some writers (torch.export.save) check it.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        check_free_space(path, needs_bytes)
+        # The suffix is kept: some writers (torch.export.save) check it.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    except OSError as exc:
+        raise ConvertError(f"{path}: cannot write: {exc.strerror or exc}") from None
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise ConvertError(f"{path}: cannot write: {exc.strerror or exc}") from None
         raise
+
+
+@contextlib.contextmanager
+def staged_outputs(output_dir: Path, names: list[str]):
+    """Yield a temporary folder in `output_dir` for a job that writes several files.
+
+    Only when the whole block succeeds does what it wrote move into `output_dir`: a job that
+    fails at its third file leaves neither the first two nor anything else behind. The files
+    named in `names` move last, in that order (an ONNX file's external data arrives before
+    the .onnx that points at it).
+    """
+    output_dir = Path(output_dir)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".senet-convert.", suffix=".tmp", dir=output_dir))
+    except OSError as exc:
+        raise ConvertError(f"{output_dir}: cannot write: {exc.strerror or exc}") from None
+    try:
+        yield staging
+        written = [p.name for p in staging.iterdir()]
+        order = sorted(written, key=lambda n: (n in names, names.index(n) if n in names else 0, n))
+        for name in order:
+            os.replace(staging / name, output_dir / name)
+    except OSError as exc:
+        raise ConvertError(f"{output_dir}: cannot write: {exc.strerror or exc}") from None
+    except ConvertError as exc:  # name the file the user asked for, not its place in the staging folder
+        raise ConvertError(str(exc).replace(str(staging), str(output_dir))) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_free_space(path: Path, needs_bytes: int) -> None:
+    """Refuse up front to write `needs_bytes` into a folder whose disk has less free."""
+    if needs_bytes <= 0:
+        return
+    free = shutil.disk_usage(path.parent).free
+    if free < needs_bytes:
+        raise ConvertError(f"{path}: cannot write: needs about {_mib(needs_bytes)}, its disk has {_mib(free)} free")
+
+
+def write_torch(obj, tmp: Path) -> None:
+    """torch.save through a Python file, so that a full disk raises OSError.
+
+    Given a path, torch's own zip writer reports a failed write as a RuntimeError
+    ('unexpected pos ...') that says nothing of the cause. Given a file, the write's OSError
+    is raised, but the writer's cleanup then raises that RuntimeError over it: unwrap it.
+    """
+    import torch
+
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+    except RuntimeError as exc:
+        if isinstance(exc.__context__, OSError):
+            raise exc.__context__ from None
+        raise
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB"
 
 
 def _umask() -> int:

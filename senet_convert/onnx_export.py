@@ -319,9 +319,12 @@ def _save_external(model, path: Path) -> list[Path]:
     """NAME.onnx + NAME.onnx.data, written and checked in a temporary folder beside them, then moved."""
     import onnx_ir as ir
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     data_name = f"{path.name}.data"
-    folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent))
+    except OSError as exc:
+        raise ConvertError(f"{path}: cannot write: {exc.strerror or exc}") from None
     moved: list[Path] = []
     try:
         ir.save(model, folder / path.name, external_data=data_name)
@@ -332,10 +335,12 @@ def _save_external(model, path: Path) -> list[Path]:
             os.chmod(folder / name, 0o666 & ~mask)
             os.replace(folder / name, path.parent / name)
             moved.append(path.parent / name)
-    except BaseException:
+    except BaseException as exc:
         if len(moved) == 1:  # the data file arrived but its .onnx did not
             with contextlib.suppress(FileNotFoundError):
                 moved[0].unlink()
+        if isinstance(exc, OSError):  # a full disk, a read-only folder
+            raise ConvertError(f"{path}: cannot write: {exc.strerror or exc}") from None
         raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -163,10 +163,8 @@ def convert_to_timm(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=
                     class_order="sorted", global_pooling=False, safetensors=False, quiet=False) -> dict:
     """Write NAME.timm.pth (timm's state_dict) and NAME.timm.json (the config, the input contract and
     where every tensor came from); check the weights against timm when it is installed."""
-    import torch
-
     from .export import sha256, versions
-    from .files import atomic_path
+    from .files import staged_outputs, write_torch
     from .progress import load_net_with_progress
     from .timm_weights import timm_model
 
@@ -180,11 +178,15 @@ def convert_to_timm(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=
     else:
         timm_model(weights)
         checked = f"loads strictly into timm {timm.__version__} {weights.model}"
+    if safetensors:
+        try:
+            from safetensors.torch import save  # bytes we write ourselves: save_file ignores a full disk
+        except ImportError:
+            raise ConvertError("--safetensors needs the safetensors package: pip install safetensors") from None
     stem = name or Path(prototxt).stem
-    output_dir.mkdir(parents=True, exist_ok=True)
     files = [output_dir / f"{stem}.timm.pth", output_dir / f"{stem}.timm.json"]
-    with atomic_path(files[0]) as tmp:
-        torch.save(weights.state_dict, tmp)
+    if safetensors:
+        files.append(output_dir / f"{stem}.timm.safetensors")
     info = {
         "format": "senet-convert/timm",
         "model": weights.model,
@@ -197,16 +199,11 @@ def convert_to_timm(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=
         "tensors": weights.sources,
         "versions": versions(),
     }
-    with atomic_path(files[1]) as tmp:
-        Path(tmp).write_text(json.dumps(info, indent=1) + "\n")
-    if safetensors:
-        try:
-            from safetensors.torch import save_file
-        except ImportError:
-            raise ConvertError("--safetensors needs the safetensors package: pip install safetensors") from None
-        files.append(output_dir / f"{stem}.timm.safetensors")
-        with atomic_path(files[-1]) as tmp:
-            save_file(dict(weights.state_dict), str(tmp), metadata={"format": "senet-convert/timm", "model": weights.model})
+    with staged_outputs(output_dir, [p.name for p in files]) as staging:
+        write_torch(weights.state_dict, staging / files[0].name)
+        (staging / files[1].name).write_text(json.dumps(info, indent=1) + "\n")
+        if safetensors:
+            (staging / files[2].name).write_bytes(save(dict(weights.state_dict), metadata={"format": "senet-convert/timm", "model": weights.model}))
     if not quiet:
         params = sum(t.numel() for k, t in weights.state_dict.items() if not k.endswith("num_batches_tracked"))
         print(
