@@ -26,7 +26,7 @@ def atomic_path(path: str | Path, *, needs_bytes: int = 0):
         # The suffix is kept: some writers (torch.export.save) check it.
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     except OSError as exc:
-        raise ConvertError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise cannot_write(path, exc) from None
     os.close(fd)
     try:
         yield Path(tmp)
@@ -36,7 +36,7 @@ def atomic_path(path: str | Path, *, needs_bytes: int = 0):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise ConvertError(f"{path}: cannot write: {exc.strerror or exc}") from None
+            raise cannot_write(path, exc) from None
         raise
 
 
@@ -54,19 +54,30 @@ def staged_outputs(output_dir: Path, names: list[str]):
         output_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".senet-convert.", suffix=".tmp", dir=output_dir))
     except OSError as exc:
-        raise ConvertError(f"{output_dir}: cannot write: {exc.strerror or exc}") from None
+        raise cannot_write(output_dir, exc) from None
+    moved: list[Path] = []
     try:
         yield staging
         written = [p.name for p in staging.iterdir()]
         order = sorted(written, key=lambda n: (n in names, names.index(n) if n in names else 0, n))
         for name in order:
             os.replace(staging / name, output_dir / name)
-    except OSError as exc:
-        raise ConvertError(f"{output_dir}: cannot write: {exc.strerror or exc}") from None
-    except ConvertError as exc:  # name the file the user asked for, not its place in the staging folder
-        raise ConvertError(str(exc).replace(str(staging), str(output_dir))) from None
+            moved.append(output_dir / name)
+    except BaseException as exc:
+        for path in moved:  # a move failed halfway: what arrived is not a whole job's output
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        if isinstance(exc, OSError):
+            raise cannot_write(output_dir, exc) from None
+        if isinstance(exc, ConvertError):  # name the file the user asked for, not its staging place
+            raise ConvertError(str(exc).replace(str(staging), str(output_dir))) from None
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def cannot_write(path: Path, exc: OSError) -> ConvertError:
+    return ConvertError(f"{path}: cannot write: {exc.strerror or exc}")
 
 
 def check_free_space(path: Path, needs_bytes: int) -> None:

@@ -22,9 +22,6 @@ import ast
 import contextlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -36,7 +33,7 @@ import torch
 
 from . import __version__
 from .errors import ConvertError
-from .files import atomic_path
+from .files import atomic_path, staged_outputs
 from .graph import Net
 
 OPSET = 18
@@ -316,34 +313,14 @@ def save_model(model, path: str | Path, *, external_data: bool | None = None) ->
 
 
 def _save_external(model, path: Path) -> list[Path]:
-    """NAME.onnx + NAME.onnx.data, written and checked in a temporary folder beside them, then moved."""
+    """NAME.onnx + NAME.onnx.data, written and checked in a staging folder, then moved: the data
+    first, so that the .onnx appears only when complete."""
     import onnx_ir as ir
 
     data_name = f"{path.name}.data"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent))
-    except OSError as exc:
-        raise ConvertError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    moved: list[Path] = []
-    try:
+    with staged_outputs(path.parent, [data_name, path.name]) as folder:
         ir.save(model, folder / path.name, external_data=data_name)
         onnx.checker.check_model(str(folder / path.name), full_check=True)
-        mask = os.umask(0)
-        os.umask(mask)
-        for name in (data_name, path.name):  # the data first: the .onnx appears only when complete
-            os.chmod(folder / name, 0o666 & ~mask)
-            os.replace(folder / name, path.parent / name)
-            moved.append(path.parent / name)
-    except BaseException as exc:
-        if len(moved) == 1:  # the data file arrived but its .onnx did not
-            with contextlib.suppress(FileNotFoundError):
-                moved[0].unlink()
-        if isinstance(exc, OSError):  # a full disk, a read-only folder
-            raise ConvertError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        raise
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     return [path, path.parent / data_name]
 
 

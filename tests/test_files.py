@@ -124,3 +124,21 @@ def test_pt2_overhead_allowance_covers_a_real_program(synthetic, tmp_path):
     beyond = os.path.getsize(tmp_path / "m.pt2") - weights
     assert 0 < beyond < PT2_OVERHEAD_BYTES / 4, beyond
     torch.export.load(tmp_path / "m.pt2")
+
+
+def test_a_move_failing_halfway_takes_back_what_arrived(tmp_path):
+    real_replace = os.replace
+
+    def second_move_fails(a, b):
+        if os.path.basename(b) == "m.onnx":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_replace(a, b)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(files.os, "replace", second_move_fails)
+        with pytest.raises(ConvertError, match=f"{tmp_path}: cannot write: {os.strerror(errno.ENOSPC)}"):
+            with files.staged_outputs(tmp_path, ["m.onnx.data", "m.onnx"]) as staging:
+                for name in ["m.onnx", "m.onnx.data"]:
+                    (staging / name).write_text(name)
+    # The data had arrived before its .onnx failed: it is removed, with the staging folder.
+    assert list(tmp_path.iterdir()) == []
