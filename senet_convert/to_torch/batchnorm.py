@@ -4,6 +4,7 @@ Blobs, per channel (axis 1): 0 = mean*s, 1 = var*s, 2 = [s], the moving-average 
 as buffers `mean`, `var`, `scale_factor`. With use_global_stats (the default in the TEST phase):
   sf = 0 if s == 0 else 1/s          (float32 reciprocal, as Caffe computes it)
   y  = (x - mean*sf) / sqrt(var*sf + eps)       eps from batch_norm_param, default 1e-5
+  (var*sf + eps in float32, its root correctly rounded to float32)
 use_global_stats: false normalises with the batch's own mean and (biased) variance instead.
 
 Called with `weight` and `bias`, the module also applies the Scale layer after it (y * weight + bias)
@@ -72,7 +73,10 @@ class CaffeBatchNorm(nn.Module):
         # Applied in x's dtype (a no-op in float32; under autocast the activations stay bf16/fp16
         # instead of being promoted by the float32 buffers).
         mean = mean.view(per_channel).to(x.dtype)
-        std = torch.sqrt(var + self.eps).view(per_channel).to(x.dtype)
+        # The square root is taken in float64 and rounded once: the correctly rounded float32 root
+        # that Caffe's powf(v, 0.5) gives. torch's float32 sqrt on the CPU is 1 ulp off on some
+        # machines (its vectorised path differs between CPUs), so it cannot carry a bit-exact claim.
+        std = torch.sqrt((var + self.eps).double()).to(x.dtype).view(per_channel)
         # Caffe's two passes, not nn.BatchNorm2d's x * invstd + shift: Caffe's bits on Caffe's input,
         # for the graphs that expose this value (verify's).
         return torch.sub(x, mean).div_(std)
