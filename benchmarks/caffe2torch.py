@@ -18,8 +18,8 @@ from common import REPO, caffemodel, measure
 BREAKDOWN = r"""
 import json, sys, time
 from pathlib import Path
-from senet_convert.converter import module_for
-from senet_convert.export import save_checkpoint, save_pt2, source_hashes
+from senet_convert.to_torch import module_for
+from senet_convert.export.checkpoint import save_checkpoint, save_pt2, source_hashes
 from senet_convert.loader import load_net
 prototxt, model, out = sys.argv[1:4]
 times = {}
@@ -38,7 +38,7 @@ def main() -> None:
         size_mib = weights.stat().st_size / 2**20
         print(f"\n{model}: {weights.name} {size_mib:.0f} MiB")
         with tempfile.TemporaryDirectory() as out:
-            setup = "from senet_convert.conversion import convert_files; from pathlib import Path"
+            setup = "from senet_convert.jobs import convert_files; from pathlib import Path"
             rows = []
             for label, pt2 in (("caffe2torch --no-pt2 (.pt)", False), ("caffe2torch (.pt + .pt2)", True)):
                 step = f"convert_files(Path({str(prototxt)!r}), Path({str(weights)!r}), Path({out!r}), pt2={pt2}, quiet=True)"

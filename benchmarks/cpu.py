@@ -39,7 +39,7 @@ def source_digest() -> str:
 
 
 def onnx_file(variant: str, model: str, module, net) -> Path:
-    from senet_convert.onnx_export import export_onnx
+    from senet_convert.export.onnx import export_onnx
 
     path = CACHE / f"{model}.{variant}.{source_digest()}.onnx"
     if not path.exists():
@@ -101,9 +101,9 @@ def main() -> None:
     import onnxruntime
     import torch
 
-    from senet_convert.converter import module_for
+    from senet_convert.to_torch import module_for
     from senet_convert.loader import load_net
-    from senet_convert.optimize import optimize
+    from senet_convert.to_torch.optimize import optimize
 
     torch.set_num_threads(args.threads)
     print(f"CPU latency, batch 1, {args.threads} threads; torch {torch.__version__}, "

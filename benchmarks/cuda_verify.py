@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from senet_convert.preprocess import make_inputs
+    from senet_convert.verify.inputs import make_inputs
     from senet_convert.verify import verify
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():

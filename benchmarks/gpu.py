@@ -102,7 +102,7 @@ class FusedConvReLU(nn.Module):
 
 def fuse_conv_relu(module):
     """A copy of the optimized GraphModule with each conv (with bias) -> ReLU (its only reader) fused."""
-    from senet_convert.optimize import PointwiseConv2d
+    from senet_convert.to_torch.optimize import PointwiseConv2d
 
     # a new GraphModule over a copy of the graph: submodules (and parameters) shared, swaps its own
     module = torch.fx.GraphModule(module, copy.deepcopy(module.graph), class_name=type(module).__name__)
@@ -223,8 +223,8 @@ class Bench:
 
 def load_graphs(model: str, bench: Bench, timm):
     """The graphs of `model` on the device, fp32, NCHW: name -> module."""
-    from senet_convert.converter import module_for
-    from senet_convert.optimize import optimize
+    from senet_convert.to_torch import module_for
+    from senet_convert.to_torch.optimize import optimize
 
     net = synthetic_net(model)  # synthetic.py's weights, in memory: no caffemodel to write first
     modules = {"exact": module_for(net, ["classifier"]), "optimized": optimize(net, outputs=["classifier"])}

@@ -75,8 +75,8 @@ def count(module: torch.nn.Module, x: torch.Tensor) -> Counter:
 
 
 def graphs(model: str, timm) -> dict[str, torch.nn.Module]:
-    from senet_convert.converter import module_for
-    from senet_convert.optimize import optimize
+    from senet_convert.to_torch import module_for
+    from senet_convert.to_torch.optimize import optimize
 
     net = synthetic_net(model)  # synthetic.py's weights, in memory: no caffemodel to write first
     found = {"exact": module_for(net, ["classifier"]), "optimized": optimize(net, outputs=["classifier"])}

@@ -34,7 +34,7 @@ def onnx_file(model: str, prototxt: Path, weights: Path) -> tuple[Path, float | 
     if path.exists() and path.stat().st_mtime > weights.stat().st_mtime:
         return path, None
     from senet_convert.loader import load_net
-    from senet_convert.onnx_export import export_onnx
+    from senet_convert.export.onnx import export_onnx
 
     start = time.perf_counter()
     export_onnx(None, load_net(prototxt, weights), path)
@@ -54,7 +54,7 @@ def main() -> None:
             setup = (
                 "import json\n"
                 "from senet_convert.loader import load_net\n"
-                "from senet_convert.preprocess import make_inputs\n"
+                "from senet_convert.verify.inputs import make_inputs\n"
                 "from senet_convert.verify import verify\n"
                 "import senet_convert.to_torch, senet_convert.reference, onnxruntime\n"
             )

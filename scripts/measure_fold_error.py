@@ -28,10 +28,10 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from senet_convert import input_space as spaces
-from senet_convert.converter import module_for
+from senet_convert.edits import input_space as spaces
+from senet_convert.to_torch import module_for
 from senet_convert.loader import fill_weights, load_net
-from senet_convert.transforms import last_inner_product
+from senet_convert.edits.class_order import last_inner_product
 
 MODELS = ["SE-ResNet-50", "SE-ResNet-101", "SE-ResNet-152", "SE-ResNeXt-50", "SE-ResNeXt-101", "SENet-154"]
 SHARED = REPO.parent / "shared"

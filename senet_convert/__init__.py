@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "ConvertError": "errors",
     "load_net": "loader",
-    "convert": "converter",
-    "load_checkpoint": "export",
+    "convert": "jobs",
+    "load_checkpoint": "export.checkpoint",
 }
 
 __all__ = sorted(_LAZY)

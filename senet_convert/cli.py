@@ -1,12 +1,12 @@
-"""The `senet-convert` command: a thin click group over the Python API."""
+"""The `senet-convert` command: click declarations over senet_convert.jobs, nothing else."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
+from . import jobs
 from .errors import ConvertError
 
 _existing = click.Path(dir_okay=False, path_type=Path)
@@ -39,21 +39,7 @@ def main():
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 def inspect(prototxt, caffemodel, batch, as_json):
     """Show each layer (type, bottoms -> tops, output shape, parameters), totals and the weight matching."""
-    from .summary import render, summarize
-
-    net = _load(prototxt, caffemodel, batch)
-    summary = summarize(net)
-    click.echo(json.dumps(summary, indent=1) if as_json else render(summary))
-
-
-def _split_outputs(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
-def _output_dir(path: Path) -> Path:
-    if path.exists() and not path.is_dir():
-        raise ConvertError(f"{path}: exists and is not a directory")
-    return path
+    click.echo(jobs.inspect(prototxt, caffemodel, batch=batch, as_json=as_json))
 
 
 def _transform_options(command):
@@ -81,7 +67,6 @@ def _transform_options(command):
 @click.option("--pt2/--no-pt2", default=True, show_default=True, help="Write the torch.export program NAME.pt2.")
 @click.option("--safetensors", is_flag=True, help="Also write the state_dict as NAME.safetensors.")
 @click.option("--onnx", is_flag=True, help="Also write NAME.onnx (as caffe2onnx does).")
-# ---- issue 5: timm weights, input convention, class order, global pooling ----
 @click.option("--to", "target", type=click.Choice(["graph", "timm"]), default="graph", show_default=True,
               help="graph: the Caffe-named module; timm: NAME.timm.pth, a state_dict for timm's legacy_* SENet, and NAME.timm.json.")
 @_transform_options
@@ -92,27 +77,9 @@ def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensor
     With --to timm: NAME.timm.pth, timm's state_dict for legacy_seresnet50/101/152, legacy_seresnext50/101_32x4d
     or legacy_senet154 (SE-BN-Inception has no timm model), and NAME.timm.json with its preprocessing.
     """
-    if target == "timm":
-        from .pipelines import convert_to_timm
-
-        if outputs or onnx:
-            raise ConvertError("--outputs and --onnx apply to --to graph; timm's model returns the logits")
-        convert_to_timm(prototxt, caffemodel, _output_dir(output_dir), name=name, input_space=input_space,
-                        class_order=class_order or "sorted", global_pooling=global_pooling, safetensors=safetensors)
-        return
-    from .conversion import convert_files
-
-    convert_files(prototxt, caffemodel, _output_dir(output_dir), name=name, outputs=_split_outputs(outputs), pt2=pt2, safetensors=safetensors, onnx=onnx,
-                  input_space=input_space, class_order=class_order or "caffe", global_pooling=global_pooling, optimized=optimize)
-
-
-# ---- ONNX and parity (issue 4) ----
-
-
-def _load(prototxt, caffemodel, batch=None):
-    from .progress import load_net_with_progress
-
-    return load_net_with_progress(prototxt, caffemodel, batch=batch)
+    jobs.caffe2torch(prototxt, caffemodel, output_dir, name=name, outputs=outputs, pt2=pt2, safetensors=safetensors, onnx=onnx,
+                     target=target, input_space=input_space, class_order=class_order, global_pooling=global_pooling,
+                     optimize=optimize)
 
 
 @main.command()
@@ -125,28 +92,8 @@ def _load(prototxt, caffemodel, batch=None):
 @click.option("--optimize", is_flag=True, help="Export the optimized graph (BatchNorm/Scale folded into the convolutions, Dropout gone).")
 def caffe2onnx(prototxt, caffemodel, output, outputs, opset, external_data, optimize):
     """Convert to ONNX: a checked model with a dynamic batch, inputs and outputs named after the Caffe blobs."""
-    import time
-
-    from .onnx_export import export_onnx
-
-    start = time.perf_counter()
-    net = _load(prototxt, caffemodel)
-    path = output if output is not None else Path(f"{Path(prototxt).stem}.onnx")
-    if path.is_dir():
-        path = path / f"{Path(prototxt).stem}.onnx"
-    wanted = _split_outputs(outputs)
-    if optimize:
-        from .optimize import optimize as optimized_module
-
-        module = optimized_module(net, outputs=wanted)
-        info = export_onnx(module, module.folding.net, path, outputs=wanted, opset=opset, external_data=external_data, optimized=True)
-    else:
-        info = export_onnx(None, net, path, outputs=wanted, opset=opset, external_data=external_data)
-    click.echo(
-        f"{net.name or path.stem}: opset {info['opset']}, batch dynamic, {info['nodes']} nodes, "
-        f"{info['values_exposed']} Caffe values named, returns {', '.join(info['outputs'])}; "
-        f"{time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(p) for p in info["files"])
-    )
+    click.echo(jobs.caffe2onnx(prototxt, caffemodel, output, outputs=outputs, opset=opset, external_data=external_data,
+                               optimize=optimize))
 
 
 @main.command()
@@ -173,44 +120,14 @@ def verify(prototxt, caffemodel, device, onnx_file, pt2_file, outputs, input_fil
 
     Exits 1 when any value is out of tolerance, 2 on bad input.
     """
-    from . import verify as parity
-    from .files import atomic_path
-    from .preprocess import make_inputs
-
-    from .pipelines import prepare
-
-    # The same transforms as caffe2torch, so that its .pt2/.onnx can be checked; the report names deviations.
-    net = prepare(_load(prototxt, caffemodel), input_space=input_space, class_order=class_order or "caffe", global_pooling=global_pooling)
-    caffe = parity.read_caffe_blobs(caffe_blobs) if caffe_blobs else None
-    dumped = {k: caffe[k] for k in net.inputs if caffe is not None and k in caffe}
-    if dumped and not input_files:
-        if len(dumped) != len(net.inputs):
-            raise ConvertError(f"{caffe_blobs}: holds {sorted(dumped)} but the net takes inputs {list(net.inputs)}")
-        inputs = {k: v.astype("float32") for k, v in dumped.items()}
-        if batch is not None and next(iter(inputs.values())).shape[0] != batch:
-            raise ConvertError(f"{caffe_blobs}: its input has batch {next(iter(inputs.values())).shape[0]}, --batch asks for {batch}")
-        description = f"the input blob of {Path(caffe_blobs).name}, batch {next(iter(inputs.values())).shape[0]}"
-    elif caffe is not None and not input_files:
-        raise ConvertError(f"{caffe_blobs}: holds no input blob {list(net.inputs)}; give the input Caffe ran on with --input")
-    else:
-        inputs, description = make_inputs(net, input_files, batch=batch, seed=seed)
-    if save_input is not None:
-        import numpy as np
-
-        if len(inputs) != 1:
-            raise ConvertError(f"--save-input: net '{net.name}' takes {len(inputs)} inputs")
-        with atomic_path(save_input.with_suffix(".npy")) as tmp:
-            np.save(tmp, next(iter(inputs.values())))
-    log = (lambda m: click.echo(m, err=True)) if sys.stderr.isatty() else None
-    report = parity.verify(
-        net, inputs, devices=["cpu", "cuda"] if device == "both" else [device], onnx=onnx_file, pt2=pt2_file,
-        caffe_blobs=caffe, caffe_name=Path(caffe_blobs).name if caffe_blobs else None,
-        tolerance=tolerance, outputs=_split_outputs(outputs), info=info, onnx_intermediates=onnx_intermediates, optimized=optimize,
-        description=description, log=log,
+    report = jobs.verify_files(
+        prototxt, caffemodel, device=device, onnx_file=onnx_file, pt2_file=pt2_file, outputs=outputs, input_files=input_files,
+        seed=seed, batch=batch, tolerance=tolerance, caffe_blobs=caffe_blobs, info=info,
+        onnx_intermediates=onnx_intermediates, save_input=save_input, input_space=input_space, class_order=class_order,
+        global_pooling=global_pooling, optimize=optimize,
     )
     click.echo(report.render(worst))
     if json_file is not None:
-        with atomic_path(json_file) as tmp:
-            tmp.write_text(json.dumps(report.to_dict(), indent=1))
+        jobs.write_report(report, json_file)
     if not report.ok:
         sys.exit(1)

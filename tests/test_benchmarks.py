@@ -75,7 +75,7 @@ def test_gpu_benchmark_fuses_each_conv_relu_pair(models_dir, goldens_dir, monkey
     from common import synthetic_net
     from gpu import FusedConvReLU, fuse_conv_relu
 
-    from senet_convert.optimize import optimize
+    from senet_convert.to_torch.optimize import optimize
 
     optimized = optimize(synthetic_net("SE-ResNet-50"), outputs=["classifier"])
     fused = fuse_conv_relu(optimized)

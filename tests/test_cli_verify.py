@@ -18,7 +18,7 @@ from senet_convert import reference
 from senet_convert.cli import main
 from senet_convert.errors import ConvertError
 from senet_convert.loader import load_net
-from senet_convert.preprocess import load_image
+from senet_convert.verify.inputs import load_image
 
 PROTO = str(FIXTURES / "tiny-senet.prototxt")
 MODEL = str(FIXTURES / "tiny-senet.caffemodel")

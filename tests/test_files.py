@@ -13,11 +13,11 @@ import torch
 from click.testing import CliRunner
 
 from conftest import FIXTURES, REPO, synthetic_net
-from senet_convert import conversion, files
+from senet_convert import files
 from senet_convert.cli import main
-from senet_convert.converter import module_for
+from senet_convert.to_torch import module_for
 from senet_convert.errors import ConvertError
-from senet_convert.export import PT2_OVERHEAD_BYTES, save_pt2
+from senet_convert.export.checkpoint import PT2_OVERHEAD_BYTES, save_pt2
 
 PROTO = FIXTURES / "tiny-senet.prototxt"
 MODEL = FIXTURES / "tiny-senet.caffemodel"
@@ -58,7 +58,7 @@ def test_a_failure_at_a_later_file_leaves_none_of_the_earlier_ones(tmp_path, mon
         path.write_bytes(b"half a file")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(conversion, "save_safetensors", disk_full)
+    monkeypatch.setattr("senet_convert.export.checkpoint.save_safetensors", disk_full)
     result = CliRunner().invoke(main, ["caffe2torch", str(PROTO), str(MODEL), "-o", str(out), "--no-pt2", "--safetensors"])
     assert result.exit_code == 2, result.output
     _one_line_error(result, str(out), os.strerror(errno.ENOSPC))
@@ -75,7 +75,7 @@ def test_a_later_file_failing_inside_its_own_writer_names_the_final_path(tmp_pat
         real_write_torch(obj, tmp)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("senet_convert.export.write_torch", fails)
+    monkeypatch.setattr("senet_convert.export.checkpoint.write_torch", fails)
     result = CliRunner().invoke(main, ["caffe2torch", str(PROTO), str(MODEL), "-o", str(out), "--no-pt2"])
     assert result.exit_code == 2, result.output
     line = _one_line_error(result, f"{out / 'tiny-senet.pt'}: cannot write", os.strerror(errno.ENOSPC))

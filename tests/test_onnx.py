@@ -12,7 +12,7 @@ import onnx
 import pytest
 
 from conftest import FIXTURES, GOLDEN_FULL, OFFICIAL
-from senet_convert import onnx_export as ox
+from senet_convert.export import onnx as ox
 from senet_convert import reference
 from senet_convert import verify as parity
 from senet_convert.errors import ConvertError

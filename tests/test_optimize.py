@@ -12,7 +12,7 @@ from conftest import FIXTURES, GOLDEN_FULL
 from goldens import load_case
 from senet_convert import reference
 from senet_convert.loader import fill_weights, load_net, net_from_text
-from senet_convert.optimize import FastPool2d, PointwiseConv2d, check, fold, optimize
+from senet_convert.to_torch.optimize import FastPool2d, PointwiseConv2d, check, fold, optimize
 from senet_convert.to_torch import lower
 from senet_convert.to_torch.batchnorm import CaffeBatchNorm
 from senet_convert.to_torch.scale import CaffeScale
@@ -233,7 +233,7 @@ def test_golden_logits_in_torch(golden_case):
 
 
 def test_golden_logits_in_onnx_runtime(golden_case, tmp_path):
-    onnx_export = pytest.importorskip("senet_convert.onnx_export", reason="senet_convert.onnx_export is not there yet")
+    onnx_export = pytest.importorskip("senet_convert.export.onnx", reason="senet_convert.onnx_export is not there yet")
     import onnxruntime as ort
 
     net, x, logits, module = golden_case
@@ -247,9 +247,9 @@ def test_golden_logits_in_onnx_runtime(golden_case, tmp_path):
 def test_verify_checks_the_optimized_onnx_at_every_value_it_names(tmp_path):
     # verify's ONNX backend reads an optimized file as it reads any senet-convert ONNX: the tensors are
     # named after the folded net's values, every value that still exists is compared with the oracle.
-    pytest.importorskip("senet_convert.onnx_export", reason="senet_convert.onnx_export is not there yet")
+    pytest.importorskip("senet_convert.export.onnx", reason="senet_convert.onnx_export is not there yet")
     verify = pytest.importorskip("senet_convert.verify", reason="senet_convert.verify is not there yet")
-    from senet_convert.onnx_export import export_onnx
+    from senet_convert.export.onnx import export_onnx
 
     net = load_net(FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
     module = optimize(net)

@@ -36,7 +36,10 @@ from .registry import BUILDERS, SHARE_WEIGHTS, blob_names, build, register
 FAMILIES = (activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor)
 SUPPORTED_TYPES: tuple[str, ...] = tuple(sorted(BUILDERS))
 
-__all__ = ["SUPPORTED_TYPES", "build", "caffe_name", "lower", "module_name", "one_pass_pairs", "parameter_map", "register"]
+__all__ = [
+    "SUPPORTED_TYPES", "build", "caffe_name", "lower", "module_for", "module_name", "one_pass_pairs", "parameter_map",
+    "register",
+]
 
 _SAFE = frozenset(string.printable) - set("%.\"'\\\t\n\r\x0b\x0c")
 
@@ -212,3 +215,11 @@ def lower(
 def _attribute(modules: dict[str, torch.nn.Module], target: str) -> torch.Tensor:
     owner, name = target.rsplit(".", 1)
     return getattr(modules[owner], name)
+
+
+def module_for(net: Net, outputs: Sequence[str] | None = None, *, one_pass_batchnorm: bool = True) -> fx.GraphModule:
+    """The module for a Net the caller hands over, in eval mode: parameters share the Net's blob memory."""
+    module = lower(net, outputs=outputs, share_weights=True, one_pass_batchnorm=one_pass_batchnorm)
+    module.eval()
+    module.requires_grad_(False)
+    return module

@@ -14,12 +14,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import __version__
-from .errors import ConvertError
-from .files import atomic_path, write_torch
-from .graph import Net
-from .loader import net_from_text
-from .to_torch import lower, parameter_map
+from .. import __version__
+from ..errors import ConvertError
+from ..files import atomic_path, write_torch
+from ..graph import Net
+from ..loader import net_from_text
+from ..to_torch import lower, parameter_map
 
 CHECKPOINT_FORMAT = "senet-convert/checkpoint"
 CHECKPOINT_VERSION = 1
@@ -40,8 +40,9 @@ def sha256(path: Path | None) -> str | None:
 
 def input_contract(net: Net) -> dict:
     """What the first input expects, as the prototxt states it (or as an input adapter changed it)."""
-    from .input_space import convention
-    from .transforms import class_order_of, deviations, notes
+    from ..edits.input_space import convention
+    from ..edits.class_order import class_order_of
+    from ..edits.notes import deviations, notes
 
     name, shape = next(iter(net.inputs.items()))
     contract = {"name": name, "shape": list(shape), "layout": "NCHW"}

@@ -27,14 +27,13 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import onnx
 import torch
 
-from . import __version__
-from .errors import ConvertError
-from .files import atomic_path, staged_outputs
-from .graph import Net
+from .. import __version__
+from ..errors import ConvertError
+from ..files import atomic_path, staged_outputs
+from ..graph import Net
 
 OPSET = 18
 MIN_OPSET = 17
@@ -111,7 +110,7 @@ def name_values(model, net: Net) -> list[str]:
     node of another layer (or the graph's output) reads. The exporter records the emitting
     submodule of each node, and submodules are named after the Caffe layers.
     """
-    from .to_torch import module_name
+    from ..to_torch import module_name
 
     graph = model.graph
     owner = {node: _scope(node) for node in graph}
@@ -163,7 +162,7 @@ def _fresh(prefix: str, taken) -> str:
 
 def _tidy(model, net: Net) -> None:
     """Node names after their Caffe layer; drop torch's per-node metadata (stack traces hold local paths)."""
-    from .to_torch import caffe_name
+    from ..to_torch import caffe_name
 
     used: set[str] = set()
     for node in model.graph:
@@ -187,7 +186,7 @@ def _tidy(model, net: Net) -> None:
 
 
 def _annotate(model, net: Net, names: list[str], values: list[str], exposed: list[str]) -> None:
-    from .export import input_contract, source_hashes
+    from .checkpoint import input_contract, source_hashes
 
     model.producer_name = "senet-convert"
     model.producer_version = __version__
@@ -217,7 +216,7 @@ def export_program(module: torch.nn.Module | None, net: Net, *, outputs: Sequenc
         raise ConvertError(f"opset {opset} is newer than this onnx package knows ({newest})")
     values, names = output_names(net, outputs)
     if module is None:
-        from .converter import module_for
+        from ..to_torch import module_for
 
         # BatchNorm and Scale apart: a BatchNormalization node would be folded into the Conv before
         # it by the exporter's optimizer, in float32, taking the Conv's value and Caffe's weights.
@@ -322,61 +321,3 @@ def _save_external(model, path: Path) -> list[Path]:
         ir.save(model, folder / path.name, external_data=data_name)
         onnx.checker.check_model(str(folder / path.name), full_check=True)
     return [path, path.parent / data_name]
-
-
-# ---- reading back (verify) ----
-
-
-def load_model(path: str | Path, *, with_data: bool = False) -> onnx.ModelProto:
-    path = Path(path)
-    if not path.is_file():
-        raise ConvertError(f"{path}: no such file")
-    try:
-        return onnx.load(str(path), load_external_data=with_data)
-    except Exception as exc:  # protobuf's DecodeError and friends
-        raise ConvertError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from None
-
-
-def uses_external_data(model: onnx.ModelProto) -> bool:
-    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
-
-
-def tensor_names(model: onnx.ModelProto) -> set[str]:
-    return {out for node in model.graph.node for out in node.output if out}
-
-
-def with_outputs(model: onnx.ModelProto, names: Sequence[str], *, copy: bool = True) -> onnx.ModelProto:
-    """`model` (a copy, or itself with copy=False) that also returns the tensors `names` (float32)."""
-    if copy:
-        exposed = onnx.ModelProto()
-        exposed.CopyFrom(model)
-    else:
-        exposed = model
-    present = {o.name for o in exposed.graph.output}
-    for name in names:
-        if name not in present:
-            exposed.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
-            present.add(name)
-    return exposed
-
-
-def ort_session(model: onnx.ModelProto | bytes | str | Path, provider: str = "CPUExecutionProvider", *, arena: bool = True):
-    """An ONNX Runtime session; a path lets ORT read the file (and its external data) itself.
-
-    arena=False returns memory to the system after each run: for models with many outputs.
-    """
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.enable_cpu_mem_arena = arena
-    providers = [(provider, {"use_tf32": 0})] if provider == "CUDAExecutionProvider" else [provider]
-    if isinstance(model, onnx.ModelProto):
-        model = model.SerializeToString()
-    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), options, providers=providers)
-
-
-def run_onnx(session, inputs: dict[str, np.ndarray], names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    wanted = [o.name for o in session.get_outputs()] if names is None else list(names)
-    results = session.run(wanted, {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in inputs.items()})
-    return dict(zip(wanted, results))

@@ -22,17 +22,18 @@ from collections.abc import Callable
 import numpy as np
 from google.protobuf import text_format
 
-from . import class_order as classes
-from . import shapes as shape_rules
-from .caffe import caffe_pb2
-from .caffe.prototxt import layer_lines, parse_net
-from .caffe.upgrade import upgrade_net
-from .errors import ConvertError
-from .graph import Layer, Net
-from .loader import net_from_text
+from .. import shapes as shape_rules
+from ..caffe import caffe_pb2
+from ..caffe.prototxt import layer_lines, parse_net
+from ..caffe.upgrade import upgrade_net
+from ..errors import ConvertError
+from ..graph import Layer, Net
+from ..loader import net_from_text
 
 MARK = "# senet-convert:"
 DEVIATIONS = frozenset({"global-pool"})
+
+
 
 # An edit changes the NetParameter in place and returns the blobs of the layers it added or changed.
 Edit = Callable[[caffe_pb2.NetParameter], dict[str, list[np.ndarray]]]
@@ -95,89 +96,3 @@ def proto_layer(proto: caffe_pb2.NetParameter, layer: Layer) -> caffe_pb2.LayerP
     if len(found) != 1:
         raise ConvertError(f"{layer.where()}: {len(found)} layers of this name and type in the prototxt; cannot edit it")
     return found[0]
-
-
-# ---- global pooling ----------------------------------------------------------------------
-
-
-def global_pool(net: Net) -> Net:
-    """The last Pooling layer (an AVE pool over the whole input at the prototxt's size) made global.
-
-    A net whose last Pooling is already global comes back unchanged.
-    """
-    pools = [layer for layer in net.layers if layer.type == "Pooling"]
-    if not pools:
-        raise ConvertError(f"net '{net.name}' has no Pooling layer to make global")
-    pool = pools[-1]
-    p = pool.param.pooling_param
-    if p.global_pooling:
-        return net
-    if p.pool != caffe_pb2.PoolingParameter.AVE:
-        raise ConvertError(f"{pool.where()}: --global-pool replaces a final average pool, this one is {caffe_pb2.PoolingParameter.PoolMethod.Name(p.pool)}")
-    height, width = net.shapes[pool.bottoms[0]][2:]
-    kernel, _, pad = shape_rules.pool_geometry(p, height, width)
-    if list(kernel) != [height, width] or any(pad):
-        raise ConvertError(
-            f"{pool.where()}: --global-pool needs the last pooling to cover its whole {height}x{width} input "
-            f"(kernel {kernel[0]}x{kernel[1]}, pad {pad[0]}), so that making it global changes nothing at the prototxt's size"
-        )
-
-    def change(proto):
-        q = proto_layer(proto, pool).pooling_param
-        for field in ("kernel_size", "kernel_h", "kernel_w", "stride", "stride_h", "stride_w", "pad", "pad_h", "pad_w"):
-            q.ClearField(field)
-        q.global_pooling = True
-        return {}
-
-    size = "x".join(str(d) for d in next(iter(net.inputs.values()))[2:])
-    what = (
-        f"layer '{pool.name}' averages globally instead of over its fixed {height}x{width} kernel "
-        f"(same result at the prototxt's {size} input; other input sizes have no Caffe reference)"
-    )
-    return edit(net, change, "global-pool", what)
-
-
-# ---- class order -------------------------------------------------------------------------
-
-
-def last_inner_product(net: Net) -> Layer:
-    """The last InnerProduct: the SENets' classifier, whose output is the logits."""
-    found = [layer for layer in net.layers if layer.type == "InnerProduct"]
-    if not found:
-        raise ConvertError(f"net '{net.name}' has no InnerProduct layer (no classifier)")
-    return found[-1]
-
-
-def classifier(net: Net) -> Layer:
-    """The 1000-way ILSVRC classifier whose rows a class order permutes."""
-    layer = last_inner_product(net)
-    p = layer.param.inner_product_param
-    if p.num_output != 1000 or p.transpose:
-        raise ConvertError(f"{layer.where()}: a class order applies to a 1000-way classifier stored out x in; this one has {p.num_output} outputs" + (" (transpose)" if p.transpose else ""))
-    return layer
-
-
-def reorder_classes(net: Net, target: str) -> Net:
-    """The classifier's rows (weight and bias) moved to `target` class order from the net's current one."""
-    source = class_order_of(net)
-    for order in (target, source):
-        if order not in classes.ORDERS:
-            raise ConvertError(f"class order must be one of {', '.join(classes.ORDERS)}, got '{order}'")
-    if target == source:
-        return net
-    layer = classifier(net)
-    if not layer.blobs:
-        raise ConvertError(f"{layer.where()}: no weights loaded, nothing to reorder")
-    blobs = [classes.reorder_rows(b, source, target) for b in layer.blobs]
-    what = f"{target} ({_describe(target)}): the rows of '{layer.name}', permuted from {source} order"
-    return edit(net, lambda proto: {layer.name: blobs}, "class-order", what)
-
-
-def _describe(order: str) -> str:
-    return "ILSVRC-2012 devkit order" if order == "caffe" else "sorted WordNet IDs, as timm and torchvision"
-
-
-def class_order_of(net: Net) -> str:
-    """The class order of the net's classifier rows: the last class-order note, else the caffemodel's."""
-    orders = [what.split()[0] for kind, what in notes(net) if kind == "class-order"]
-    return orders[-1] if orders else "caffe"

@@ -29,11 +29,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .caffe import caffe_pb2
-from .errors import ConvertError
-from .graph import Layer, Net
-from .shapes import conv_geometry
-from .transforms import edit, last_inner_product, proto_layer
+from ..caffe import caffe_pb2
+from ..errors import ConvertError
+from ..graph import Layer, Net
+from ..shapes import conv_geometry
+from .class_order import last_inner_product
+from .notes import edit, proto_layer
 
 SPACES = ("caffe", "torchvision")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -239,7 +240,7 @@ def measure_fold_error(net: Net, image: np.ndarray | None = None, space: str = "
     (computed exactly from the uint8 pixels), at the classifier's logits. Default image: natural_image()."""
     import torch
 
-    from .converter import module_for
+    from ..to_torch import module_for
 
     described = "natural_image(224, seed 0)" if image is None else f"a {image.shape[1]}x{image.shape[0]} image"
     image = natural_image() if image is None else image

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConvertError
-from .graph import Net
+from ..errors import ConvertError
+from ..graph import Net
 
 SENET_MEAN_BGR = (104.0, 117.0, 123.0)
 RESIZE, CROP = 256, 224

@@ -18,6 +18,10 @@ from importlib import resources
 
 import numpy as np
 
+from ..errors import ConvertError
+from ..graph import Layer, Net
+from .notes import edit, notes
+
 ORDERS = ("caffe", "sorted")
 DATA_FILE = "ilsvrc2012_devkit_wnids.txt"
 _WNID = re.compile(r"n\d{8}")
@@ -59,3 +63,49 @@ def _check(order: str) -> str:
     if order not in ORDERS:
         raise ValueError(f"class order must be one of {', '.join(ORDERS)}, got {order!r}")
     return order
+
+
+# ---- the edit: a classifier's rows permuted ----------------------------------------------
+
+
+def last_inner_product(net: Net) -> Layer:
+    """The last InnerProduct: the SENets' classifier, whose output is the logits."""
+    found = [layer for layer in net.layers if layer.type == "InnerProduct"]
+    if not found:
+        raise ConvertError(f"net '{net.name}' has no InnerProduct layer (no classifier)")
+    return found[-1]
+
+
+def classifier(net: Net) -> Layer:
+    """The 1000-way ILSVRC classifier whose rows a class order permutes."""
+    layer = last_inner_product(net)
+    p = layer.param.inner_product_param
+    if p.num_output != 1000 or p.transpose:
+        raise ConvertError(f"{layer.where()}: a class order applies to a 1000-way classifier stored out x in; this one has {p.num_output} outputs" + (" (transpose)" if p.transpose else ""))
+    return layer
+
+
+def reorder_classes(net: Net, target: str) -> Net:
+    """The classifier's rows (weight and bias) moved to `target` class order from the net's current one."""
+    source = class_order_of(net)
+    for order in (target, source):
+        if order not in ORDERS:
+            raise ConvertError(f"class order must be one of {', '.join(ORDERS)}, got '{order}'")
+    if target == source:
+        return net
+    layer = classifier(net)
+    if not layer.blobs:
+        raise ConvertError(f"{layer.where()}: no weights loaded, nothing to reorder")
+    blobs = [reorder_rows(b, source, target) for b in layer.blobs]
+    what = f"{target} ({_describe(target)}): the rows of '{layer.name}', permuted from {source} order"
+    return edit(net, lambda proto: {layer.name: blobs}, "class-order", what)
+
+
+def _describe(order: str) -> str:
+    return "ILSVRC-2012 devkit order" if order == "caffe" else "sorted WordNet IDs, as timm and torchvision"
+
+
+def class_order_of(net: Net) -> str:
+    """The class order of the net's classifier rows: the last class-order note, else the caffemodel's."""
+    orders = [what.split()[0] for kind, what in notes(net) if kind == "class-order"]
+    return orders[-1] if orders else "caffe"
