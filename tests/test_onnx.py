@@ -13,6 +13,7 @@ import pytest
 
 from conftest import FIXTURES, GOLDEN_FULL, OFFICIAL
 from senet_convert.export import onnx as ox
+from senet_convert.verify import onnxruntime as ort
 from senet_convert import reference
 from senet_convert import verify as parity
 from senet_convert.errors import ConvertError
@@ -71,7 +72,7 @@ def test_graph_is_standard_checked_and_named_after_caffe(tiny_file):
 
 def test_dynamic_batch_matches_the_oracle(tiny_file):
     net, path = tiny_file
-    session = ox.ort_session(path)
+    session = ort.ort_session(path)
     rng = np.random.default_rng(0)
     for batch in (1, 3, 8):
         x = rng.uniform(-4, 4, (batch, 3, 32, 32)).astype(np.float32)
@@ -81,13 +82,13 @@ def test_dynamic_batch_matches_the_oracle(tiny_file):
 
 def test_intermediate_values_are_exposed_by_name(tiny_file):
     net, path = tiny_file
-    model = ox.load_model(path)
+    model = ort.load_model(path)
     values = parity.execution_order(net)
-    named = [v for v in values if v in ox.tensor_names(model)]
+    named = [v for v in values if v in ort.tensor_names(model)]
     assert len(named) >= 0.8 * len(values)
     assert any("@" in v for v in named)  # values that in-place layers overwrite
     x = np.random.default_rng(1).uniform(-4, 4, (2, 3, 32, 32)).astype(np.float32)
-    got = ox.run_onnx(ox.ort_session(ox.with_outputs(model, named)), {"data": x}, named)
+    got = ort.run_onnx(ort.ort_session(ort.with_outputs(model, named)), {"data": x}, named)
     oracle = _oracle(net, x, intermediate=True)
     worst = max((_relative(got[v], oracle[v]), v) for v in named if np.abs(oracle[v]).max() > 0)
     assert worst[0] <= TOLERANCE, worst
@@ -100,9 +101,9 @@ def test_external_data_and_no_partial_files(tiny, tmp_path, monkeypatch):
     assert files == [path, tmp_path / "big.onnx.data"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.onnx", "big.onnx.data"]
     loaded = onnx.load(str(path), load_external_data=False)
-    assert ox.uses_external_data(loaded)
+    assert ort.uses_external_data(loaded)
     x = np.random.default_rng(2).uniform(-4, 4, (2, 3, 32, 32)).astype(np.float32)
-    (prob,) = ox.ort_session(path).run(None, {"data": x})
+    (prob,) = ort.ort_session(path).run(None, {"data": x})
     assert _relative(prob, _oracle(net, x)["prob"]) <= TOLERANCE
     # a failing check leaves neither file (nor the temporary folder) behind
     failed = tmp_path / "failed"
@@ -136,7 +137,7 @@ def test_outputs_and_opset_are_checked(tiny):
 def test_onnx_bug_is_caught_and_named(tiny_file, tmp_path):
     # a corrupted weight inside the .onnx: ORT's first exposed value out of tolerance names the layer
     net, path = tiny_file
-    model = ox.load_model(path)
+    model = ort.load_model(path)
     node = next(n for n in model.graph.node if n.name == "conv2_1_3x3/Conv")
     weight = next(t for t in model.graph.initializer if t.name == node.input[1])
     array = onnx.numpy_helper.to_array(weight).copy()
