@@ -153,3 +153,14 @@ def test_checkpoint_states_a_changed_input_contract(tmp_path):
     assert contract["mean"] == pytest.approx([0.485, 0.456, 0.406]) and contract["std"] == pytest.approx([0.229, 0.224, 0.225])
     assert len(contract["deviations"]) == 1 and contract["deviations"][0].startswith("global-pool")
     assert load_checkpoint(tmp_path / "tiny-senet.pt")(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_a_checkpoint_written_by_release_0_1_0_still_loads_exactly():
+    # tests/data/tiny-senet-0.1.0.pt was written by caffe2torch of release 0.1.0 from the tiny-senet fixture;
+    # the file format, the state_dict keys and the rebuilt module must keep working.
+    old = load_checkpoint(FIXTURES.parent / "tests" / "data" / "tiny-senet-0.1.0.pt")
+    fresh = convert(FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
+    assert old.state_dict().keys() == fresh.state_dict().keys()
+    x = torch.from_numpy(np.random.default_rng(0).uniform(-4, 4, (2, 3, 32, 32)).astype(np.float32))
+    with torch.no_grad():
+        assert torch.equal(old(x), fresh(x))
