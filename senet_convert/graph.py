@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,8 @@ class Layer:
     blobs: list[np.ndarray] = field(default_factory=list)
     top_shapes: tuple[Shape, ...] = ()
     line: int | None = None  # line of the layer in the prototxt, for messages
+    # The loader's caffe.layers.Setup: validated typed parameters, top and blob shapes (None: built by hand).
+    setup: Any = None
 
     @property
     def in_place(self) -> bool:

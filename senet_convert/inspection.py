@@ -6,7 +6,7 @@ import math
 from google.protobuf import text_format
 
 from .graph import Layer, Net
-from .shapes import blob_shapes, conv_geometry, fmt
+from .caffe.layers.registry import fmt
 
 
 def layer_params(layer: Layer) -> str:
@@ -22,12 +22,11 @@ def multiply_adds(net: Net, layer: Layer) -> int:
     if layer.type == "Convolution":
         bottom = net.shapes[layer.bottoms[0]]
         in_channels = bottom[1] // layer.param.convolution_param.group
-        kernel = conv_geometry(layer.param.convolution_param, len(bottom) - 2)[0]
+        kernel = layer.setup.params.kernel
         return math.prod(layer.top_shapes[0]) * in_channels * math.prod(kernel)
     if layer.type == "InnerProduct":
         bottom = net.shapes[layer.bottoms[0]]
-        axis = layer.param.inner_product_param.axis % len(bottom)
-        return math.prod(layer.top_shapes[0]) * math.prod(bottom[axis:])
+        return math.prod(layer.top_shapes[0]) * layer.setup.params.inputs
     return 0
 
 
@@ -35,7 +34,7 @@ def summarize(net: Net) -> dict:
     rows = []
     for layer in net.layers:
         # Blob shapes as the prototxt implies them, so a structure-only load counts parameters too.
-        shapes = blob_shapes(net, layer)
+        shapes = layer.setup.blobs
         rows.append(
             {
                 "name": layer.name,

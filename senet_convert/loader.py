@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from . import shapes as shape_rules
 from .caffe import caffe_pb2
 from .caffe.caffemodel import read_caffemodel
 from .caffe.prototxt import layer_lines, mean_from_comment, parse_net, read_text
 from .caffe.upgrade import upgrade_net
+from .caffe.layers import SPECS, LayerError, set_up
+from .caffe.layers.registry import check_shape
 from .caffe.weights import attach_weights, fill_weights
 from .errors import ConvertError
 from .graph import Layer, Net, Shape
@@ -35,7 +36,7 @@ DATA_TYPES = frozenset({"Data", "ImageData", "HDF5Data", "WindowData", "MemoryDa
 
 
 def supported_types() -> list[str]:
-    return sorted(["Input", *shape_rules.RULES])
+    return sorted(["Input", *SPECS])
 
 
 def _meets_rule(rule: caffe_pb2.NetStateRule, state: caffe_pb2.NetState) -> bool:
@@ -64,8 +65,8 @@ def _checked_input(shape, where: str, batch: int | None) -> Shape:
     if batch is not None and shape:
         shape = (batch, *shape[1:])
     try:
-        return shape_rules.check_shape(shape, where)
-    except shape_rules.ShapeError as exc:
+        return check_shape(shape, where)
+    except LayerError as exc:
         raise ConvertError(str(exc)) from None
 
 
@@ -148,17 +149,11 @@ class _Builder:
         except KeyError as exc:
             raise ConvertError(f"{where}: bottom '{exc.args[0]}' is not produced by any earlier layer") from None
         try:
-            top_shapes, blob_shapes = shape_rules.infer(proto, [self.shapes[b] for b in bottoms])
-            if len(top_shapes) != len(proto.top):
-                raise shape_rules.ShapeError(f"has {len(proto.top)} tops, expected {len(top_shapes)}")
-            for top, shape in zip(proto.top, top_shapes):
-                shape_rules.check_shape(shape, f"top '{top}'")
-            for index, shape in enumerate(blob_shapes):
-                shape_rules.check_shape(shape, f"blob {index}")
-        except shape_rules.ShapeError as exc:
+            setup = set_up(proto.type, proto, [self.shapes[b] for b in bottoms], proto.top)
+        except LayerError as exc:
             raise ConvertError(f"{where}: {exc}") from None
         tops = tuple(self.define(t, proto.name) for t in proto.top)
-        for blob, value, shape in zip(proto.top, tops, top_shapes):
+        for blob, value, shape in zip(proto.top, tops, setup.tops):
             self.current[blob] = value
             self.shapes[value] = tuple(shape)
         param = caffe_pb2.LayerParameter()
@@ -173,8 +168,9 @@ class _Builder:
                 param=param,
                 caffe_bottoms=tuple(proto.bottom),
                 caffe_tops=tuple(proto.top),
-                top_shapes=tuple(tuple(s) for s in top_shapes),
+                top_shapes=setup.tops,
                 line=line,
+                setup=setup,
             )
         )
 
@@ -199,7 +195,6 @@ def build_graph(proto: caffe_pb2.NetParameter, text: str, path: Path, batch: int
     builder = _Builder(path, batch)
     for name, shape in _net_inputs(proto, path, batch).items():
         builder.add_input(name, shape)
-    supported = set(shape_rules.RULES)
     skipped_blobs: set[str] = set()
     for index, layer in enumerate(proto.layer):
         line = lines[index] if index < len(lines) else None
@@ -223,7 +218,7 @@ def build_graph(proto: caffe_pb2.NetParameter, text: str, path: Path, batch: int
         if layer.type in SKIPPED_TYPES:
             skipped_blobs.update(layer.top)
             continue
-        if layer.type not in supported:
+        if layer.type not in SPECS:
             raise ConvertError(f"{where}: unknown layer type '{layer.type}'; supported: {', '.join(supported_types())}")
         if any(b in skipped_blobs for b in layer.bottom):
             raise ConvertError(f"{where}: reads the output of a loss or accuracy layer")

@@ -162,12 +162,11 @@ def test_parameterless_layers_may_differ_in_name(tmp_path):
     proto = FIXTURES / "tiny-senet.prototxt"
     net = load_net(proto)
     model = tmp_path / "renamed.caffemodel"
-    from senet_convert.shapes import blob_shapes
 
     def layers():
         for layer in net.layers:
             name = layer.name if layer.type not in ("ReLU", "Pooling") else layer.name + "_renamed"
-            yield caffe_pb2.LayerParameter(name=name, type=layer.type), [np.ones(s, np.float32) for s in blob_shapes(net, layer)]
+            yield caffe_pb2.LayerParameter(name=name, type=layer.type), [np.ones(s, np.float32) for s in layer.setup.blobs]
 
     write_caffemodel(model, layers())
     loaded = load_net(proto, model)

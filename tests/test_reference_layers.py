@@ -27,6 +27,7 @@ EPS32 = float(np.float32(1e-5))  # Caffe's default eps as the float32 it is
 def make_layer(type_: str, params: str = "", *, bottoms: int = 1, tops: int = 1, blobs=()) -> Layer:
     param = text_format.Parse(params, caffe_pb2.LayerParameter())
     param.name, param.type = f"test/{type_}", type_
+    param.top.extend(f"out{i}" for i in range(tops))
     return Layer(
         name=param.name,
         type=type_,
@@ -39,7 +40,7 @@ def make_layer(type_: str, params: str = "", *, bottoms: int = 1, tops: int = 1,
 
 def forward(type_: str, params: str, *inputs, blobs=(), tops: int = 1, dtype=np.float64) -> list[np.ndarray]:
     layer = make_layer(type_, params, bottoms=len(inputs), tops=tops, blobs=blobs)
-    return KERNELS[type_](layer, [np.asarray(x, dtype=dtype) for x in inputs])
+    return reference.forward(layer, [np.asarray(x, dtype=dtype) for x in inputs])
 
 
 def forward1(type_: str, params: str, *inputs, **kwargs) -> np.ndarray:
@@ -336,7 +337,8 @@ def test_scale_multi_axis_negative_axis_and_scalar():
     gamma = np.arange(6, dtype=np.float32).reshape(2, 3)  # spans axes 1 and 2, broadcast over the last
     out = forward1("Scale", "scale_param { axis: -3 num_axes: 2 }", x, blobs=[gamma])
     np.testing.assert_array_equal(out, x * gamma.reshape(1, 2, 3, 1))
-    out = forward1("Scale", "scale_param { axis: 2 }", x, blobs=[np.float32(3.0).reshape(())])  # 0-axis: axis 0
+    # a 0-axis factor (Caffe allocates one for num_axes 0): axis is then ignored
+    out = forward1("Scale", "scale_param { axis: 2 num_axes: 0 }", x, blobs=[np.float32(3.0).reshape(())])
     np.testing.assert_array_equal(out, 3 * x)
 
 
@@ -571,14 +573,14 @@ def test_kernel_keeps_dtype_and_inputs(type_, dtype):
     before = [x.copy() for x in inputs]
     blobs = [rng.uniform(0.5, 1.5, s).astype(np.float32) for s in blob_shapes]
     layer = make_layer(type_, params, bottoms=len(inputs), tops=tops, blobs=blobs)
-    outs = KERNELS[type_](layer, inputs)
+    outs = reference.forward(layer, inputs)
     assert len(outs) == tops
     assert all(o.dtype == dtype for o in outs)
     assert all(np.isfinite(o).all() for o in outs)
     for x, b in zip(inputs, before):
         np.testing.assert_array_equal(x, b)  # kernels never write to their inputs
     if dtype == np.float32:  # float32 stays within float32 noise of float64
-        ref = KERNELS[type_](layer, [x.astype(np.float64) for x in inputs])
+        ref = reference.forward(layer, [x.astype(np.float64) for x in inputs])
         for o, r in zip(outs, ref):
             np.testing.assert_allclose(o, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
 

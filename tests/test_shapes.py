@@ -5,7 +5,13 @@ import pytest
 from google.protobuf import text_format
 
 from senet_convert.caffe import caffe_pb2
-from senet_convert.shapes import ShapeError, infer
+from senet_convert.caffe.layers import LayerError as ShapeError
+from senet_convert.caffe.layers import set_up
+
+
+def infer(param, shapes):
+    setup = set_up(param.type, param, shapes, ["top"])
+    return list(setup.tops), list(setup.blobs)
 
 
 def layer(type_: str, params: str = "") -> caffe_pb2.LayerParameter:

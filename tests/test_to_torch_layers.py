@@ -11,7 +11,7 @@ import pytest
 import torch
 from google.protobuf import text_format
 
-from senet_convert import reference, shapes
+from senet_convert import reference
 from senet_convert.caffe import caffe_pb2
 from senet_convert.errors import ConvertError
 from senet_convert.graph import Layer, Net
@@ -31,7 +31,7 @@ def make_net(body: str, inputs: dict[str, tuple[int, ...]], *, blobs: dict | Non
         if blobs and layer.name in blobs:
             layer.blobs = [np.asarray(b, dtype=np.float32) for b in blobs[layer.name]]
             continue
-        wanted = shapes.blob_shapes(net, layer)
+        wanted = layer.setup.blobs
         draw = (lambda s: rng.uniform(0.5, 1.5, s)) if layer.type == "BatchNorm" else rng.standard_normal  # var > 0
         layer.blobs = [draw(s).astype(np.float32) for s in wanted]
     return net
@@ -370,18 +370,19 @@ def test_unknown_type_names_layer_type_and_supported():
         ("Pooling", "pooling_param { global_pooling: true stride: 2 }", 1, "stride 1"),
         ("Pooling", "pooling_param { kernel_h: 2 }", 1, "together"),
         ("Convolution", "convolution_param { num_output: 2 kernel_size: 3 }", 1, "needs 2 learned blobs, has 0"),
-        ("Eltwise", "eltwise_param { operation: PROD coeff: 1 coeff: 2 }", 2, "only allowed for SUM"),
+        ("Eltwise", "eltwise_param { operation: PROD coeff: 1 coeff: 2 }", 2, "only allowed with operation SUM"),
         ("Eltwise", "", 1, "at least 2 bottoms"),
         ("Scale", "", 1, "needs 1 learned blobs, has 0"),
-        ("Reshape", "reshape_param { shape { dim: -1 dim: -1 } }", 1, "invalid reshape dims"),
+        ("Reshape", "reshape_param { shape { dim: -1 dim: -1 } }", 1, "at most one dim may be -1"),
     ],
     ids=["stochastic", "pad>=kernel", "global-stride", "kernel_h-alone", "conv-no-weights", "prod-coeff", "eltwise-1", "scale-no-weights", "reshape-two-1"],
 )
-def test_builders_refuse_bad_layers(type_, params, bottoms, message):
-    param = text_format.Parse(params, caffe_pb2.LayerParameter(name="bad", type=type_))
-    layer = Layer(name="bad", type=type_, bottoms=tuple(f"x{i}" for i in range(bottoms)), tops=("y",), param=param)
+def test_bad_layers_are_refused_at_load_or_lowering(type_, params, bottoms, message):
+    # The parameters are refused where they are read (the loader); a layer without its weights when lowered.
+    head = "".join(f'input: "x{i}" input_shape {{ dim: 1 dim: 4 dim: 6 dim: 6 }}\n' for i in range(bottoms))
+    wiring = "".join(f' bottom: "x{i}"' for i in range(bottoms))
     with pytest.raises(ConvertError, match=message):
-        build(layer)
+        lower(net_from_text(head + f'layer {{ name: "bad" type: "{type_}"{wiring} top: "y" {params} }}'))
 
 
 PARAMETERS = {

@@ -9,14 +9,14 @@ import math
 
 import numpy as np
 
-from .. import shapes as shape_rules
 from ..errors import ConvertError
+from .layers.registry import fmt
 from ..graph import Net, Shape
 from .caffemodel import CaffeModel, StoredBlob
 
 
 def _fmt(shape) -> str:
-    return f"{shape_rules.fmt(tuple(shape))} ({math.prod(shape)})"
+    return f"{fmt(tuple(shape))} ({math.prod(shape)})"
 
 
 def _blob_array(stored: StoredBlob, expected: Shape, where: str, index: int) -> np.ndarray:
@@ -32,7 +32,7 @@ def _blob_array(stored: StoredBlob, expected: Shape, where: str, index: int) -> 
     if not matches:
         raise ConvertError(f"{where}: blob {index} shape mismatch: the prototxt implies {_fmt(expected)}, the caffemodel holds {_fmt(found)}")
     if any(d < 0 for d in found) or stored.data.size != math.prod(found):
-        raise ConvertError(f"{where}: blob {index} holds {stored.data.size} values but its shape {shape_rules.fmt(tuple(found))} needs {math.prod(found)}")
+        raise ConvertError(f"{where}: blob {index} holds {stored.data.size} values but its shape {fmt(tuple(found))} needs {math.prod(found)}")
     return stored.data.reshape(expected)
 
 
@@ -43,7 +43,7 @@ def attach_weights(net: Net, model: CaffeModel) -> None:
     names = {layer.name for layer in net.layers}
     net.unused_weights = [s.name for s in model.layers if s.blobs and s.name not in names]
     net.caffemodel_path = model.path
-    expected = {layer.name: shape_rules.blob_shapes(net, layer) for layer in net.layers}
+    expected = {layer.name: list(layer.setup.blobs) for layer in net.layers}
     # Missing weights first: a caffemodel of another net is best explained by what is absent.
     missing = [l for l in net.layers if expected[l.name] and not (l.name in by_name and by_name[l.name].blobs)]
     if missing:
@@ -70,5 +70,5 @@ def fill_weights(net: Net, blob_for) -> Net:
     """Give every layer the blobs `blob_for(name, type, index, shape)` makes, in the shapes Caffe
     allocates: weights without a caffemodel (synthetic weights for tests and benchmarks)."""
     for layer in net.layers:
-        layer.blobs = [blob_for(layer.name, layer.type, i, s) for i, s in enumerate(shape_rules.blob_shapes(net, layer))]
+        layer.blobs = [blob_for(layer.name, layer.type, i, s) for i, s in enumerate(layer.setup.blobs)]
     return net

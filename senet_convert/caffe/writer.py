@@ -77,11 +77,9 @@ def layer_header(layer) -> caffe_pb2.LayerParameter:
 
 def write_net_weights(net, path: str | Path, blob_for) -> None:
     """Write a caffemodel for `net` whose blob i of each layer is `blob_for(name, type, i, shape)`."""
-    from ..shapes import blob_shapes
-
     def layers():  # one layer's blobs at a time: a big net is never held whole
         for layer in net.layers:
-            shapes = blob_shapes(net, layer)
+            shapes = layer.setup.blobs
             yield layer_header(layer), [blob_for(layer.name, layer.type, i, s) for i, s in enumerate(shapes)]
 
     write_caffemodel(path, layers(), name=net.name)

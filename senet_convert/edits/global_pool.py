@@ -1,7 +1,6 @@
 """global-pool: the final fixed-size AVE Pooling made global, a recorded deviation from the prototxt."""
 from __future__ import annotations
 
-from .. import shapes as shape_rules
 from ..caffe import caffe_pb2
 from ..errors import ConvertError
 from ..graph import Net
@@ -30,8 +29,8 @@ def global_pool(net: Net) -> Net:
     if p.pool != caffe_pb2.PoolingParameter.AVE:
         raise ConvertError(f"{pool.where()}: --global-pool replaces a final average pool, this one is {caffe_pb2.PoolingParameter.PoolMethod.Name(p.pool)}")
     height, width = net.shapes[pool.bottoms[0]][2:]
-    kernel, _, pad = shape_rules.pool_geometry(p, height, width)
-    if list(kernel) != [height, width] or any(pad):
+    kernel, pad = pool.setup.params.kernel, pool.setup.params.pad
+    if kernel is not None and tuple(kernel) != (height, width) or any(pad):
         raise ConvertError(
             f"{pool.where()}: --global-pool needs the last pooling to cover its whole {height}x{width} input "
             f"(kernel {kernel[0]}x{kernel[1]}, pad {pad[0]}), so that making it global changes nothing at the prototxt's size"

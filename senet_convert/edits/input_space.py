@@ -32,7 +32,6 @@ import numpy as np
 from ..caffe import caffe_pb2
 from ..errors import ConvertError
 from ..graph import Layer, Net
-from ..shapes import conv_geometry
 from .class_order import last_inner_product
 from .notes import edit, proto_layer
 
@@ -168,8 +167,7 @@ def fold_weights(weight: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.n
 
 
 def pads(layer: Layer) -> tuple[int, ...]:
-    _, _, pad, _ = conv_geometry(layer.param.convolution_param, 2)
-    return tuple(pad)
+    return tuple(layer.setup.params.pad)
 
 
 def fold(net: Net, space: str) -> Net:

@@ -22,7 +22,6 @@ from collections.abc import Callable
 import numpy as np
 from google.protobuf import text_format
 
-from .. import shapes as shape_rules
 from ..caffe import caffe_pb2
 from ..caffe.prototxt import layer_lines, parse_net
 from ..caffe.upgrade import upgrade_net
@@ -81,7 +80,7 @@ def edit(net: Net, change: Edit, kind: str, what: str, *, drop_comment: Callable
     for layer in new.layers:
         layer.blobs = [np.asarray(b, dtype=np.float32) for b in new_blobs.get(layer.name, old_blobs.get(layer.name, []))]
         if layer.blobs:
-            expected = shape_rules.blob_shapes(new, layer)
+            expected = list(layer.setup.blobs)
             found = [tuple(b.shape) for b in layer.blobs]
             if found != [tuple(s) for s in expected]:
                 raise ConvertError(f"{layer.where()}: after {kind}, blobs {found} do not fit the expected {expected}")

@@ -6,7 +6,6 @@ import math
 from ..caffe import caffe_pb2
 from ..errors import ConvertError
 from ..graph import Layer, Net
-from ..shapes import conv_geometry, pool_geometry
 from .timm_structure import SE_REDUCTION, TIMM_BN_EPS, ConvSpec, Family, Structure, Unit, read_structure, refuse
 
 # ---- choosing and checking the timm model --------------------------------------------------
@@ -36,7 +35,8 @@ def choose_family(s: Structure) -> Family:
 
 def _conv_spec(layer: Layer) -> ConvSpec:
     p = layer.param.convolution_param
-    kernel, stride, pad, dilation = conv_geometry(p, 2)
+    c = layer.setup.params
+    kernel, stride, pad, dilation = c.kernel, c.stride, c.pad, c.dilation
     if len(set(kernel)) != 1 or len(set(stride)) != 1 or len(set(pad)) != 1 or set(dilation) != {1}:
         refuse(layer, f"kernel {kernel}, stride {stride}, pad {pad}, dilation {dilation}: timm's convolutions are square and undilated")
     return ConvSpec(kernel[0], stride[0], pad[0], p.group, p.num_output, p.bias_term)
@@ -74,8 +74,9 @@ def check_layers(s: Structure, family: Family, net: Net) -> tuple[str, int]:
     for i, (unit, spec) in enumerate(zip(s.stem, family.stem), 1):
         _check_unit(unit, spec, model, f"layer0.conv{i}")
     pool = s.pool.param.pooling_param
-    kernel, stride, pad = pool_geometry(pool, *net.shapes[s.pool.bottoms[0]][2:])
-    if pool.pool != caffe_pb2.PoolingParameter.MAX or kernel != [3, 3] or stride != [2, 2] or any(pad) or pool.round_mode != caffe_pb2.PoolingParameter.CEIL:
+    pooling = s.pool.setup.params
+    kernel, stride, pad = pooling.kernel, pooling.stride, pooling.pad
+    if pool.pool != caffe_pb2.PoolingParameter.MAX or kernel != (3, 3) or stride != (2, 2) or any(pad) or pool.round_mode != caffe_pb2.PoolingParameter.CEIL:
         refuse(s.pool, "timm's pool0 is MaxPool2d(3, stride=2, ceil_mode=True): MAX, kernel 3, stride 2, pad 0, rounding up")
     inplanes = family.stem[-1].out
     for stage_index, stage in enumerate(s.stages, 1):
@@ -99,8 +100,8 @@ def check_layers(s: Structure, family: Family, net: Net) -> tuple[str, int]:
             inplanes = channels
     head = s.head_pool.param.pooling_param
     height, width = net.shapes[s.head_pool.bottoms[0]][2:]
-    kernel, _, pad = pool_geometry(head, height, width)
-    if head.pool != caffe_pb2.PoolingParameter.AVE or kernel != [height, width] or any(pad):
+    kernel, pad = s.head_pool.setup.params.kernel or (height, width), s.head_pool.setup.params.pad
+    if head.pool != caffe_pb2.PoolingParameter.AVE or tuple(kernel) != (height, width) or any(pad):
         refuse(s.head_pool, f"timm averages the whole {height}x{width} map; this pooling does not")
     ip = s.classifier.param.inner_product_param
     if not ip.bias_term or ip.transpose or ip.axis != 1:

@@ -1,7 +1,8 @@
 """The numpy reference ("oracle"): runs a Net layer by layer, in float64 unless asked otherwise.
 
-It is the independent half of every parity check: it reads the same Caffe parameters as the torch
-lowering but shares none of its arithmetic (output sizes included), and it never imports torch.
+It is the independent half of every parity check: it reads the same validated Caffe parameters as the
+torch lowering (caffe.layers) but shares none of its arithmetic (output sizes included), and it never
+imports torch.
 Its kernels are pinned to real Caffe by the goldens in ../shared/goldens.
 """
 from __future__ import annotations
@@ -10,16 +11,27 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from ..caffe.layers import check_blobs, setup_of
 from ..errors import ConvertError
-from ..graph import Net
+from ..graph import Layer, Net
 
-# Importing the kernel modules registers their kernels.
-from . import activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor  # noqa: F401
+# Importing a family registers its kernels.
+from . import activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor
 from .registry import KERNELS, Kernel, kernel_for, register
 
-SUPPORTED_TYPES: tuple[str, ...] = tuple(sorted(KERNELS))
+SUPPORTED_TYPES: tuple[str, ...] = KERNELS.types()
 
-__all__ = ["KERNELS", "SUPPORTED_TYPES", "Kernel", "kernel_for", "register", "run"]
+__all__ = ["KERNELS", "SUPPORTED_TYPES", "Kernel", "forward", "kernel_for", "register", "run"]
+
+
+def forward(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """One layer on `inputs` (arrays of one float dtype): its tops, in that dtype."""
+    kernel = kernel_for(layer)
+    setup = setup_of(layer, [x.shape for x in inputs])
+    check_blobs(layer, setup)
+    dtype = inputs[0].dtype if inputs else np.dtype(np.float64)
+    blobs = [np.asarray(b).astype(dtype, copy=False) for b in layer.blobs]
+    return kernel(setup.params, inputs, blobs)
 
 
 def run(
@@ -49,6 +61,10 @@ def run(
             f"net '{net.name}' takes inputs {list(net.inputs)}; "
             + "; ".join(f"{what}: {names}" for what, names in (("missing", missing), ("unknown", unknown)) if names)
         )
+    for name, shape in net.inputs.items():
+        given = np.shape(inputs[name])
+        if len(given) != len(shape) or tuple(given[1:]) != tuple(shape[1:]):
+            raise ConvertError(f"net '{net.name}': input '{name}' has shape {given}, the net takes {shape} (any batch)")
     defined = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
     wanted = list(net.outputs if outputs is None else outputs)
     absent = [name for name in wanted if name not in defined]
@@ -59,12 +75,11 @@ def run(
     keep = set(wanted)
     values = {name: np.array(inputs[name], dtype=dtype) for name in net.inputs}
     for i, layer in enumerate(net.layers):
-        kernel = kernel_for(layer)
         try:
             args = [values[name] for name in layer.bottoms]
         except KeyError as exc:
             raise ConvertError(f"{layer.where()}: reads '{exc.args[0]}', which no earlier layer defines") from None
-        tops = kernel(layer, args)
+        tops = forward(layer, args)
         if len(tops) != len(layer.tops) or any(top.dtype != dtype for top in tops):
             raise TypeError(
                 f"numpy reference bug: the '{layer.type}' kernel returned {len(tops)} arrays of dtypes "

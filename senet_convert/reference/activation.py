@@ -9,29 +9,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Layer
-from .common import n_inputs, scalar
+from .common import scalar
 from .registry import register
 
 
 @register("ReLU")
-def relu(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    n_inputs(layer, inputs, 1)
+def relu(p, inputs, blobs):
     (x,) = inputs
-    slope = scalar(layer.param.relu_param.negative_slope, x.dtype)
+    slope = scalar(p.negative_slope, x.dtype)
     with np.errstate(invalid="ignore"):
         return [np.maximum(x, 0) + slope * np.minimum(x, 0)]
 
 
 @register("Sigmoid")
-def sigmoid(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    n_inputs(layer, inputs, 1)
+def sigmoid(p, inputs, blobs):
     (x,) = inputs
     half = scalar(0.5, x.dtype)
     return [half * np.tanh(half * x) + half]
 
 
 @register("TanH")
-def tanh(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    n_inputs(layer, inputs, 1)
+def tanh(p, inputs, blobs):
     return [np.tanh(inputs[0])]

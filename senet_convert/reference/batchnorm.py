@@ -12,29 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Layer
-from .common import blob, n_inputs, require, scalar
+from .common import scalar
 from .registry import register
 
 
 @register("BatchNorm")
-def forward(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    n_inputs(layer, inputs, 1)
+def batch_norm(p, inputs, blobs):
     (x,) = inputs
-    p = layer.param.batch_norm_param
     eps = scalar(p.eps, x.dtype)
-    channels = x.shape[1] if x.ndim > 1 else 1
     # (N, C, everything else); statistics broadcast as (1, C, 1)
-    grouped = x.reshape(x.shape[0], channels, -1)
-    use_global_stats = p.use_global_stats if p.HasField("use_global_stats") else True
-    if use_global_stats:
-        factor = blob(layer, 2, np.float32)
-        require(factor.size == 1, layer, f"blob 2 (the scale factor) must hold one value, has shape {factor.shape}")
-        s = np.float32(factor.ravel()[0])
-        sf = np.float32(0) if s == 0 else np.float32(1) / s
-        sf = scalar(sf, x.dtype)
-        mean = blob(layer, 0, x.dtype, (channels,)) * sf
-        var = blob(layer, 1, x.dtype, (channels,)) * sf
+    grouped = x.reshape(x.shape[0], p.channels, -1)
+    if p.use_global_stats:
+        s = np.float32(blobs[2].ravel()[0])
+        sf = scalar(np.float32(0) if s == 0 else np.float32(1) / s, x.dtype)
+        mean, var = blobs[0] * sf, blobs[1] * sf
     else:
         mean = grouped.mean(axis=(0, 2))
         var = ((grouped - mean[None, :, None]) ** 2).mean(axis=(0, 2))

@@ -15,27 +15,7 @@ import math
 
 import numpy as np
 
-from ..graph import Layer
-from .common import blob, fail, n_inputs, require
 from .registry import register
-
-
-def _per_axis(layer: Layer, name: str, n_spatial: int, default: int) -> list[int]:
-    p = layer.param.convolution_param
-    repeated = {"kernel": "kernel_size", "stride": "stride", "pad": "pad", "dilation": "dilation"}[name]
-    values = list(getattr(p, repeated))
-    if name != "dilation" and (p.HasField(f"{name}_h") or p.HasField(f"{name}_w")):
-        require(n_spatial == 2, layer, f"{name}_h/{name}_w can only be used for 2-D convolution")
-        require(not values, layer, f"either {repeated} or {name}_h/{name}_w should be specified, not both")
-        return [getattr(p, f"{name}_h"), getattr(p, f"{name}_w")]
-    if not values:
-        require(name != "kernel", layer, "kernel_size (or kernel_h and kernel_w) is required")
-        return [default] * n_spatial
-    require(
-        len(values) in (1, n_spatial), layer,
-        f"{repeated} must be given once or once per spatial axis ({n_spatial}), got {len(values)} values",
-    )
-    return values * n_spatial if len(values) == 1 else values
 
 
 def _out_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
@@ -46,33 +26,13 @@ def _out_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> i
 
 
 @register("Convolution")
-def forward(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    n_inputs(layer, inputs, 1)
+def convolution(p, inputs, blobs):
     (x,) = inputs
-    p = layer.param.convolution_param
-    if p.axis not in (1, 1 - x.ndim):
-        fail(layer, f"axis {p.axis} is not supported (only the channel axis 1)")
-    require(x.ndim >= 3, layer, f"input of shape {x.shape} has no spatial axes")
-    n_spatial = x.ndim - 2
-    kernel = _per_axis(layer, "kernel", n_spatial, 0)
-    stride = _per_axis(layer, "stride", n_spatial, 1)
-    pad = _per_axis(layer, "pad", n_spatial, 0)
-    dilation = _per_axis(layer, "dilation", n_spatial, 1)
-    require(all(k > 0 for k in kernel), layer, f"kernel {kernel} must be positive")
-    require(all(s > 0 for s in stride), layer, f"stride {stride} must be positive")
-    require(all(d > 0 for d in dilation), layer, f"dilation {dilation} must be positive")
-
     batch, channels, spatial = x.shape[0], x.shape[1], x.shape[2:]
-    group, num_output = p.group, p.num_output
-    require(group > 0 and channels % group == 0, layer, f"{channels} input channels are not divisible by group {group}")
-    require(
-        num_output > 0 and num_output % group == 0, layer,
-        f"num_output {num_output} is not a positive multiple of group {group}",
-    )
+    kernel, stride, pad, dilation, group, num_output = p.kernel, p.stride, p.pad, p.dilation, p.group, p.num_output
+    n_spatial = len(spatial)
     out = [_out_size(*a) for a in zip(spatial, kernel, stride, pad, dilation)]
-    require(all(o > 0 for o in out), layer, f"the kernel does not fit the {tuple(spatial)} input: output {tuple(out)}")
-
-    weight = blob(layer, 0, x.dtype, (num_output, channels // group, *kernel))
+    weight = blobs[0]
     taps = math.prod(kernel)
     positions = math.prod(out)
 
@@ -94,6 +54,5 @@ def forward(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
     y = np.matmul(weight.reshape(group, num_output // group, (channels // group) * taps), cols)
     y = y.reshape(batch, num_output, *out)
     if p.bias_term:
-        bias = blob(layer, 1, x.dtype, (num_output,))
-        y += bias.reshape(num_output, *([1] * n_spatial))
+        y += blobs[1].reshape(num_output, *([1] * n_spatial))
     return [y]

@@ -1,7 +1,8 @@
-"""The numpy kernels, keyed by Caffe's exact layer type string ("BatchNorm", "Axpy").
+"""The numpy kernels, registered per Caffe type string ("BatchNorm", "Axpy") of the layer registry.
 
-A kernel is `forward(layer, inputs) -> outputs`: it reads `layer.param` and `layer.blobs`, never
-changes its inputs, and returns one array per top in the dtype of its inputs.
+A kernel is `forward(params, inputs, blobs) -> outputs`: `params` are the type's validated
+parameters (caffe.layers), `blobs` the learned blobs in the working dtype, checked against the
+shapes Caffe allocates. It never changes its inputs and returns one array per top in their dtype.
 """
 from __future__ import annotations
 
@@ -9,32 +10,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import ConvertError
-from ..graph import Layer
+from ..caffe.layers import Backend
 
-Kernel = Callable[[Layer, list[np.ndarray]], list[np.ndarray]]
+Kernel = Callable[[object, list[np.ndarray], list[np.ndarray]], list[np.ndarray]]
 
-KERNELS: dict[str, Kernel] = {}
-
-
-def register(caffe_type: str) -> Callable[[Kernel], Kernel]:
-    def add(kernel: Kernel) -> Kernel:
-        if caffe_type in KERNELS:
-            raise ValueError(
-                f"numpy reference: Caffe type '{caffe_type}' registered twice "
-                f"({KERNELS[caffe_type].__module__} and {kernel.__module__})"
-            )
-        KERNELS[caffe_type] = kernel
-        return kernel
-
-    return add
-
-
-def kernel_for(layer: Layer) -> Kernel:
-    kernel = KERNELS.get(layer.type)
-    if kernel is None:
-        raise ConvertError(
-            f"{layer.where()}: the numpy reference has no kernel for Caffe type '{layer.type}'; "
-            f"supported types: {', '.join(sorted(KERNELS))}"
-        )
-    return kernel
+KERNELS = Backend("numpy reference", "kernel")
+register = KERNELS.register
+kernel_for = KERNELS.lookup

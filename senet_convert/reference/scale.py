@@ -11,37 +11,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Layer
-from .common import blob, canonical_axis, n_inputs, require
 from .registry import register
 
 
-def _broadcast(layer: Layer, x: np.ndarray, operand: np.ndarray, axis: int, role: str) -> np.ndarray:
-    axis = 0 if operand.ndim == 0 else canonical_axis(layer, axis, x.ndim)
-    span = x.shape[axis : axis + operand.ndim]
-    require(
-        operand.shape == span, layer,
-        f"{role} of shape {operand.shape} does not match input shape {x.shape} at axis {axis}",
-    )
+def _broadcast(x: np.ndarray, operand: np.ndarray, axis: int) -> np.ndarray:
     return operand.reshape(operand.shape + (1,) * (x.ndim - axis - operand.ndim))
 
 
 @register("Scale")
-def scale(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    n_inputs(layer, inputs, 1, 2)
+def scale(p, inputs, blobs):
     x = inputs[0]
-    p = layer.param.scale_param
-    factor = inputs[1] if len(inputs) == 2 else blob(layer, 0, x.dtype)
-    y = x * _broadcast(layer, x, factor, p.axis, "the scale")
+    factor = inputs[1] if p.from_bottom else blobs[0]
+    y = x * _broadcast(x, factor, p.axis)
     if p.bias_term:
-        bias = blob(layer, 0 if len(inputs) == 2 else 1, x.dtype)
-        y += _broadcast(layer, x, bias, p.axis, "the bias")
+        y += _broadcast(x, blobs[-1], p.axis)
     return [y]
 
 
 @register("Bias")
-def bias(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    n_inputs(layer, inputs, 1, 2)
+def bias(p, inputs, blobs):
     x = inputs[0]
-    operand = inputs[1] if len(inputs) == 2 else blob(layer, 0, x.dtype)
-    return [x + _broadcast(layer, x, operand, layer.param.bias_param.axis, "the bias")]
+    operand = inputs[1] if p.from_bottom else blobs[0]
+    return [x + _broadcast(x, operand, p.axis)]

@@ -27,14 +27,15 @@ from typing import Sequence
 import torch
 from torch import fx
 
+from ..caffe.layers import setup_of
 from ..errors import ConvertError
 from ..graph import Layer, Net
+
+# Importing a family registers its builders.
 from . import activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor
 from .registry import BUILDERS, SHARE_WEIGHTS, blob_names, build, register
 
-# Importing a family registers its builders.
-FAMILIES = (activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor)
-SUPPORTED_TYPES: tuple[str, ...] = tuple(sorted(BUILDERS))
+SUPPORTED_TYPES: tuple[str, ...] = BUILDERS.types()
 
 __all__ = [
     "SUPPORTED_TYPES", "build", "caffe_name", "lower", "module_for", "module_name", "one_pass_pairs", "parameter_map",
@@ -113,16 +114,16 @@ def _scale_absorbed_by(net: Net, exposed: set[str]) -> dict[str, Layer]:
         after = readers.get(value, [])
         if len(after) != 1 or after[0].type != "Scale" or tuple(after[0].bottoms) != (value,):
             continue
-        scale = after[0]
+        scale_layer = after[0]
         shape = net.shapes.get(value, ())
-        blobs = scale.blobs
+        blobs = scale_layer.blobs
         channels = bn.blobs[0].size
         if len(shape) < 2 or shape[1] != channels or not blobs or any(b.shape != (channels,) for b in blobs):
             continue
-        axis = scale.param.scale_param.axis
-        if axis not in (1, 1 - len(shape)) or len(blobs) != (2 if scale.param.scale_param.bias_term else 1):
+        axis = scale_layer.param.scale_param.axis
+        if axis not in (1, 1 - len(shape)) or len(blobs) != (2 if scale_layer.param.scale_param.bias_term else 1):
             continue
-        pairs[bn.name] = scale
+        pairs[bn.name] = scale_layer
     return pairs
 
 
@@ -133,7 +134,7 @@ def _wanted(net: Net, outputs: Sequence[str] | None) -> list[str]:
 
 def one_pass_pairs(net: Net, outputs: Sequence[str] | None = None) -> dict[str, str]:
     """BatchNorm layer -> Scale layer, the pairs `lower(net, outputs=outputs)` runs in one call."""
-    return {name: scale.name for name, scale in _scale_absorbed_by(net, set(_wanted(net, outputs))).items()}
+    return {name: scale_layer.name for name, scale_layer in _scale_absorbed_by(net, set(_wanted(net, outputs))).items()}
 
 
 def lower(
@@ -160,12 +161,12 @@ def lower(
     nodes: dict[str, fx.Node] = {name: graph.placeholder(_identifier(name)) for name in net.inputs}
     wanted = None if intermediate else _wanted(net, outputs)
     absorbed = _scale_absorbed_by(net, set(wanted)) if one_pass_batchnorm and not intermediate else {}
-    skipped = {scale.name for scale in absorbed.values()}
+    skipped = {scale_layer.name for scale_layer in absorbed.values()}
     modules: dict[str, torch.nn.Module] = {}
     token = SHARE_WEIGHTS.set(share_weights)
     try:
         for layer in net.layers:
-            modules[module_name(layer.name)] = build(layer)
+            modules[module_name(layer.name)] = build(layer, setup_of(layer, [net.shapes[b] for b in layer.bottoms]))
     finally:
         SHARE_WEIGHTS.reset(token)
     for layer in net.layers:
@@ -177,14 +178,14 @@ def lower(
         except KeyError as exc:
             raise ConvertError(f"{layer.where()}: reads '{exc.args[0]}', which no earlier layer defines") from None
         if layer.name in absorbed:  # BatchNorm and its Scale in one call: the node yields the Scale's top
-            scale = absorbed[layer.name]
-            owner = module_name(scale.name)
+            scale_layer = absorbed[layer.name]
+            owner = module_name(scale_layer.name)
             params = tuple(
-                graph.create_node("get_attr", f"{owner}.{name}", name=_identifier(f"{scale.name}.{name}"))
-                for name in blob_names(scale)
+                graph.create_node("get_attr", f"{owner}.{name}", name=_identifier(f"{scale_layer.name}.{name}"))
+                for name in blob_names(scale_layer)
             )
             node = graph.create_node("call_module", target, args + params, name=_identifier(layer.name))
-            nodes[scale.tops[0]] = node
+            nodes[scale_layer.tops[0]] = node
             continue
         node = graph.create_node("call_module", target, args, name=_identifier(layer.name))
         if len(layer.tops) == 1:
@@ -206,7 +207,7 @@ def lower(
         delattr(module, name)
     for name, submodule in modules.items():
         module.add_module(name, submodule)
-    module.absorbed = {name: scale.name for name, scale in absorbed.items()}
+    module.absorbed = {name: scale_layer.name for name, scale_layer in absorbed.items()}
     if module.graph.eliminate_dead_code():
         module.recompile()
     return module

@@ -9,23 +9,19 @@ from __future__ import annotations
 from torch import nn
 
 from ..graph import Layer
-from .registry import n_bottoms, register
+from .registry import register
 
 
 @register("ReLU")
-def build_relu(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    slope = layer.param.relu_param.negative_slope
-    return nn.LeakyReLU(slope) if slope else nn.ReLU()
+def build_relu(layer: Layer, p) -> nn.Module:
+    return nn.LeakyReLU(p.negative_slope) if p.negative_slope else nn.ReLU()
 
 
 @register("Sigmoid")
-def build_sigmoid(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
+def build_sigmoid(layer: Layer, p) -> nn.Module:
     return nn.Sigmoid()
 
 
 @register("TanH")
-def build_tanh(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
+def build_tanh(layer: Layer, p) -> nn.Module:
     return nn.Tanh()

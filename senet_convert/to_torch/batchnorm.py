@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..graph import Layer
-from .registry import n_blobs, n_bottoms, register, require, tensor
+from .registry import register, tensor
 
 
 class CaffeBatchNorm(nn.Module):
@@ -83,18 +83,5 @@ class CaffeBatchNorm(nn.Module):
 
 
 @register("BatchNorm", blobs=("mean", "var", "scale_factor"))
-def build(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    n_blobs(layer, 3)
-    p = layer.param.batch_norm_param
-    channels = layer.blobs[0].size
-    sizes = [blob.shape for blob in layer.blobs]
-    require(layer.blobs[1].size == channels, layer, f"blobs 0 and 1 differ in size: {sizes[0]}, {sizes[1]}")
-    require(layer.blobs[2].size == 1, layer, f"blob 2 (the scale factor) must hold one value, has shape {sizes[2]}")
-    return CaffeBatchNorm(
-        tensor(layer, 0, (channels,)),
-        tensor(layer, 1, (channels,)),
-        tensor(layer, 2, (1,)),
-        float(p.eps),
-        p.use_global_stats if p.HasField("use_global_stats") else True,
-    )
+def build(layer: Layer, p) -> nn.Module:
+    return CaffeBatchNorm(tensor(layer, 0), tensor(layer, 1), tensor(layer, 2), float(p.eps), p.use_global_stats)

@@ -11,10 +11,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..graph import Layer
-from .registry import fail, n_blobs, n_bottoms, parameter, register, require
-
-_REPEATED = {"kernel": "kernel_size", "stride": "stride", "pad": "pad", "dilation": "dilation"}
-
+from .registry import parameter, register
 
 class _FromBlobs:
     def reset_parameters(self) -> None:
@@ -36,55 +33,20 @@ class CaffeConv3d(_FromBlobs, nn.Conv3d):
 _CONV = {1: CaffeConv1d, 2: CaffeConv2d, 3: CaffeConv3d}
 
 
-def _per_axis(layer: Layer, name: str, n_spatial: int, default: int | None) -> tuple[int, ...]:
-    p = layer.param.convolution_param
-    repeated = list(getattr(p, _REPEATED[name]))
-    if name != "dilation" and (p.HasField(f"{name}_h") or p.HasField(f"{name}_w")):
-        require(n_spatial == 2, layer, f"{name}_h/{name}_w need 2 spatial axes")
-        require(not repeated, layer, f"give {_REPEATED[name]} or {name}_h/{name}_w, not both")
-        require(p.HasField(f"{name}_h") and p.HasField(f"{name}_w"), layer, f"{name}_h and {name}_w go together")
-        return getattr(p, f"{name}_h"), getattr(p, f"{name}_w")
-    if not repeated:
-        require(default is not None, layer, "kernel_size (or kernel_h and kernel_w) is required")
-        return (default,) * n_spatial
-    message = f"{len(repeated)} values of {_REPEATED[name]} for {n_spatial} spatial axes"
-    require(len(repeated) in (1, n_spatial), layer, message)
-    return tuple(repeated * n_spatial if len(repeated) == 1 else repeated)
-
-
 @register("Convolution", blobs=("weight", "bias"))
-def build(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.convolution_param
-    n_blobs(layer, 2 if p.bias_term else 1)
-    weight = layer.blobs[0]
-    n_spatial = weight.ndim - 2
-    if n_spatial not in _CONV:
-        fail(layer, f"weight of shape {weight.shape}: only 1 to 3 spatial axes are supported")
-    if p.axis != 1 and p.axis != -n_spatial - 1:
-        fail(layer, f"axis {p.axis} is not supported (only the channel axis 1)")
-    kernel = _per_axis(layer, "kernel", n_spatial, None)
-    stride = _per_axis(layer, "stride", n_spatial, 1)
-    dilation = _per_axis(layer, "dilation", n_spatial, 1)
-    require(min(kernel + stride + dilation) >= 1, layer, "kernel, stride and dilation must be positive")
-    group = p.group
-    require(group >= 1 and p.num_output % group == 0, layer, f"group {group} must divide num_output {p.num_output}")
-    require(
-        tuple(weight.shape[:1]) + tuple(weight.shape[2:]) == (p.num_output, *kernel), layer,
-        f"weight has shape {weight.shape}, expected ({p.num_output}, C/{group}, {', '.join(map(str, kernel))})",
-    )
-    conv = _CONV[n_spatial](
-        in_channels=weight.shape[1] * group,
+def build(layer: Layer, p) -> nn.Module:
+    conv = _CONV[len(p.kernel)](
+        in_channels=layer.blobs[0].shape[1] * p.group,
         out_channels=p.num_output,
-        kernel_size=kernel,
-        stride=stride,
-        padding=_per_axis(layer, "pad", n_spatial, 0),
-        dilation=dilation,
-        groups=group,
+        kernel_size=p.kernel,
+        stride=p.stride,
+        padding=p.pad,
+        dilation=p.dilation,
+        groups=p.group,
         bias=p.bias_term,
         device="meta",  # nothing allocated until the blobs are assigned
     )
     conv.weight = parameter(layer, 0)
     if p.bias_term:
-        conv.bias = parameter(layer, 1, (p.num_output,))
+        conv.bias = parameter(layer, 1)
     return conv

@@ -12,11 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..caffe import caffe_pb2
 from ..graph import Layer
-from .registry import register, require
-
-E = caffe_pb2.EltwiseParameter
+from .registry import register
 
 
 class Eltwise(nn.Module):
@@ -58,19 +55,11 @@ class Axpy(nn.Module):
 
 
 @register("Eltwise")
-def build_eltwise(layer: Layer) -> nn.Module:
-    n = len(layer.bottoms)
-    require(n >= 2, layer, f"needs at least 2 bottoms, got {n}")
-    p = layer.param.eltwise_param
-    if p.operation != E.SUM or not p.coeff:
-        require(not p.coeff, layer, "coeff is only allowed for SUM")
-        return Eltwise(E.EltwiseOp.Name(p.operation).lower())
-    require(len(p.coeff) == n, layer, f"{len(p.coeff)} coeffs for {n} bottoms")
-    coeffs = tuple(float(c) for c in p.coeff)
-    return Eltwise("sum", () if all(c == 1 for c in coeffs) else coeffs)
+def build_eltwise(layer: Layer, p) -> nn.Module:
+    coeffs = () if all(c == 1 for c in p.coeffs) else p.coeffs
+    return Eltwise(p.operation, coeffs)
 
 
 @register("Axpy")
-def build_axpy(layer: Layer) -> nn.Module:
-    require(len(layer.bottoms) == 3, layer, f"takes 3 bottoms [a, x, y], got {len(layer.bottoms)}")
+def build_axpy(layer: Layer, p) -> nn.Module:
     return Axpy()

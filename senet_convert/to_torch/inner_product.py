@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..graph import Layer
-from .registry import axis_index, n_blobs, n_bottoms, parameter, register, require
+from .registry import parameter, register
 
 
 class CaffeInnerProduct(nn.Module):
@@ -27,21 +27,11 @@ class CaffeInnerProduct(nn.Module):
         return f"{k} -> {n}, axis={self.axis}, bias={self.bias is not None}, transpose={self.transpose}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.flatten(axis_index(self.axis, x.dim()))
+        x = x.flatten(self.axis)
         return F.linear(x, self.weight.t() if self.transpose else self.weight, self.bias)
 
 
 @register("InnerProduct", blobs=("weight", "bias"))
-def build(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.inner_product_param
-    n_blobs(layer, 2 if p.bias_term else 1)
-    weight = layer.blobs[0]
-    require(
-        p.num_output >= 1 and weight.size % p.num_output == 0, layer,
-        f"weight of shape {weight.shape} does not fit num_output {p.num_output}",
-    )
-    k = weight.size // p.num_output
-    shape = (k, p.num_output) if p.transpose else (p.num_output, k)
-    bias = parameter(layer, 1, (p.num_output,)) if p.bias_term else None
-    return CaffeInnerProduct(p.axis, parameter(layer, 0, shape), bias, p.transpose)
+def build(layer: Layer, p) -> nn.Module:
+    bias = parameter(layer, 1) if p.bias_term else None
+    return CaffeInnerProduct(p.axis, parameter(layer, 0), bias, p.transpose)

@@ -5,20 +5,18 @@
 Caffe layer names: a folded conv is `conv1/7x7_s2.weight` and `.bias`) and then swaps in faster
 equivalents that torch.compile, channels_last and ONNX all handle: global pooling as a mean, a 1x1
 convolution over a 1x1 input (the SE block's two FCs) as one GEMM with its bias, ReLU in place where
-nothing else reads its input. `check(net, inputs)` runs it against the numpy oracle.
+nothing else reads its input. verify's optimized row checks it against the numpy oracle.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..edits.fold_batchnorm import Folding, fold
+from ..edits.fold_batchnorm import fold
 from ..errors import ConvertError
 from ..graph import Net
 from . import lower, module_name
@@ -124,62 +122,3 @@ def optimize(net: Net, *, outputs: Sequence[str] | None = None, intermediate: bo
     module.requires_grad_(False)
     module.folding = folding
     return module
-
-
-# ---- verification against the oracle ----
-
-
-@dataclass
-class Parity:
-    """Per value of the exact graph that the optimized graph still computes: (max|d|, max|oracle|)."""
-
-    errors: dict[str, tuple[float, float]]
-    outputs: list[str]
-    rtol: float
-    skipped: list[str]  # values folded away
-
-    def failures(self, values: Iterable[str] | None = None) -> list[str]:
-        out = []
-        for v in self.errors if values is None else values:
-            err, scale = self.errors[v]
-            if err > max(self.rtol * scale, 1e-12):
-                out.append(f"{v}: max|d| = {err:.3g}, {err / max(scale, 1e-30):.2e} of max|oracle|")
-        return out
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures()
-
-    def worst(self, values: Iterable[str] | None = None) -> float:
-        names = list(self.errors if values is None else values)
-        return max((self.errors[v][0] / max(self.errors[v][1], 1e-30) for v in names), default=0.0)
-
-
-def check(
-    net: Net, inputs: Mapping[str, np.ndarray], *, rtol: float = 1e-5, module: torch.nn.Module | None = None
-) -> Parity:
-    """The optimized graph (float32, CPU) against the float64 oracle on the exact net, value by value.
-
-    Every value both graphs hold is compared (aliases included): max|d| <= rtol * max|oracle|.
-    `module`, if given, must be `optimize(net, intermediate=True)`.
-    """
-    from .. import reference
-
-    module = optimize(net, intermediate=True) if module is None else module
-    folding: Folding = module.folding
-    expected = reference.run(net, inputs, intermediate=True)
-    with torch.inference_mode():
-        got = module(*[torch.as_tensor(np.asarray(inputs[name], np.float32)) for name in net.inputs])
-    got = folding.exact_values(got)
-    errors: dict[str, tuple[float, float]] = {}
-    skipped = []
-    for value, want in expected.items():
-        mine = got.get(value)
-        if mine is None:
-            skipped.append(value)
-            continue
-        mine = mine.double().numpy()
-        if mine.shape != want.shape:
-            raise AssertionError(f"{value}: optimized shape {mine.shape}, oracle {want.shape}")
-        errors[value] = (float(np.abs(mine - want).max(initial=0.0)), float(np.abs(want).max(initial=0.0)))
-    return Parity(errors, list(net.outputs), rtol, skipped)

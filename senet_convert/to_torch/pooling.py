@@ -24,26 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..caffe import caffe_pb2
 from ..graph import Layer
-from .registry import fail, n_bottoms, register, require
+from .registry import register
 
-P = caffe_pb2.PoolingParameter
 _FLT_MAX = float(np.finfo(np.float32).max)
 
-
-def _pair(layer: Layer, name: str, default: int | None) -> tuple[int, int]:
-    p = layer.param.pooling_param
-    single = "kernel_size" if name == "kernel" else name
-    has_h, has_w = p.HasField(f"{name}_h"), p.HasField(f"{name}_w")
-    if has_h or has_w:
-        require(not p.HasField(single), layer, f"give {single} or {name}_h and {name}_w, not both")
-        require(has_h and has_w, layer, f"{name}_h and {name}_w go together")
-        return getattr(p, f"{name}_h"), getattr(p, f"{name}_w")
-    if p.HasField(single) or default is None:
-        require(p.HasField(single), layer, "kernel_size (or kernel_h and kernel_w) is required")
-        return getattr(p, single), getattr(p, single)
-    return default, default
 
 
 class CaffePool2d(nn.Module):
@@ -93,25 +78,6 @@ class CaffePool2d(nn.Module):
 
 
 @register("Pooling")
-def build(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.pooling_param
-    if p.pool not in (P.MAX, P.AVE):
-        fail(layer, f"{P.PoolMethod.Name(p.pool)} pooling is not supported (Caffe has no CPU forward pass for it)")
-    if p.global_pooling:
-        require(
-            not (p.HasField("kernel_size") or p.HasField("kernel_h") or p.HasField("kernel_w")), layer,
-            "with global_pooling the kernel size cannot be specified",
-        )
-        kernel = (0, 0)
-    else:
-        kernel = _pair(layer, "kernel", None)
-    pad, stride = _pair(layer, "pad", 0), _pair(layer, "stride", 1)
-    if p.global_pooling:
-        require(pad == (0, 0) and stride == (1, 1), layer, "with global_pooling only pad 0 and stride 1 are allowed")
-    else:
-        require(min(kernel) >= 1 and min(stride) >= 1, layer, "kernel and stride must be positive")
-        require(all(q < k for q, k in zip(pad, kernel)), layer, f"pad {pad} must be smaller than kernel {kernel}")
-    return CaffePool2d(
-        "max" if p.pool == P.MAX else "ave", kernel, stride, pad, p.round_mode == P.CEIL, p.global_pooling
-    )
+def build(layer: Layer, p) -> nn.Module:
+    kernel = p.kernel or (0, 0)  # global: the input's H x W, read at run time
+    return CaffePool2d(p.method, kernel, p.stride, p.pad, p.ceil, p.global_pooling)

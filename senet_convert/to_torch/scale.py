@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..graph import Layer
-from .registry import axis_index, n_blobs, n_bottoms, register, require, tensor
+from .registry import register, tensor
 
 
 def _aligned(t: torch.Tensor, x: torch.Tensor, axis: int) -> torch.Tensor:
@@ -25,7 +25,6 @@ def _aligned(t: torch.Tensor, x: torch.Tensor, axis: int) -> torch.Tensor:
     t = t.to(x.dtype)
     if t.dim() == 0:
         return t
-    axis = axis_index(axis, x.dim())
     trailing = x.dim() - axis - t.dim()
     if trailing < 0:
         raise ValueError(f"a {tuple(t.shape)} factor does not fit a {tuple(x.shape)} input from axis {axis}")
@@ -67,38 +66,17 @@ class CaffeBias(nn.Module):
         return torch.add(x, _aligned(bias, x, self.axis))
 
 
-def _axis(layer: Layer, axis: int, num_axes: int, n_blob_axes: int) -> int:
-    require(num_axes >= -1, layer, f"num_axes {num_axes} must be -1 or non-negative")
-    # A scalar factor applies everywhere: Caffe then ignores axis.
-    return 0 if n_blob_axes == 0 else axis
-
-
 def _scale_blobs(layer: Layer) -> tuple[str, ...]:
     return ("bias",) if len(layer.bottoms) == 2 else ("weight", "bias")
 
 
 @register("Scale", blobs=_scale_blobs)
-def build_scale(layer: Layer) -> nn.Module:
-    p = layer.param.scale_param
-    if n_bottoms(layer, 1, 2) == 2:
-        n_blobs(layer, 1 if p.bias_term else 0)
-        bias = tensor(layer, 0) if p.bias_term else None
-        return CaffeScale(p.axis, None, bias)
-    n_blobs(layer, 2 if p.bias_term else 1)
-    weight = tensor(layer, 0)
-    if p.bias_term:
-        gamma, beta = layer.blobs[0].shape, layer.blobs[1].shape
-        require(gamma == beta, layer, f"bias shape {beta} differs from scale shape {gamma}")
-    bias = tensor(layer, 1) if p.bias_term else None
-    return CaffeScale(_axis(layer, p.axis, p.num_axes, weight.dim()), weight, bias)
+def build_scale(layer: Layer, p) -> nn.Module:
+    weight = None if p.from_bottom else tensor(layer, 0)
+    bias = tensor(layer, len(layer.blobs) - 1) if p.bias_term else None
+    return CaffeScale(p.axis, weight, bias)
 
 
 @register("Bias", blobs=lambda layer: () if len(layer.bottoms) == 2 else ("bias",))
-def build_bias(layer: Layer) -> nn.Module:
-    p = layer.param.bias_param
-    if n_bottoms(layer, 1, 2) == 2:
-        n_blobs(layer, 0)
-        return CaffeBias(p.axis, None)
-    n_blobs(layer, 1)
-    bias = tensor(layer, 0)
-    return CaffeBias(_axis(layer, p.axis, p.num_axes, bias.dim()), bias)
+def build_bias(layer: Layer, p) -> nn.Module:
+    return CaffeBias(p.axis, None if p.from_bottom else tensor(layer, 0))

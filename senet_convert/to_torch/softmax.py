@@ -1,13 +1,12 @@
-"""Softmax along `axis` (default 1): y = exp(x - max) / sum(exp(x - max)) over that axis."""
+"""Softmax along the canonical `axis` (default 1): y = exp(x - max) / sum(exp(x - max)) over that axis."""
 from __future__ import annotations
 
 from torch import nn
 
 from ..graph import Layer
-from .registry import n_bottoms, register
+from .registry import register
 
 
 @register("Softmax")
-def build(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    return nn.Softmax(dim=layer.param.softmax_param.axis)
+def build(layer: Layer, p) -> nn.Module:
+    return nn.Softmax(dim=p.axis)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..graph import Layer
-from .registry import axis_index, n_bottoms, register, require
+from .registry import register
 
 
 class Concat(nn.Module):
@@ -68,43 +68,29 @@ class Flatten(nn.Module):
         return f"axis={self.axis}, end_axis={self.end_axis}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.flatten(axis_index(self.axis, x.dim()), axis_index(self.end_axis, x.dim()))
+        return x.flatten(self.axis, self.end_axis)
 
 
 @register("Concat")
-def build_concat(layer: Layer) -> nn.Module:
-    require(len(layer.bottoms) >= 1, layer, "needs at least one bottom")
-    p = layer.param.concat_param
-    if p.HasField("concat_dim"):
-        require(not p.HasField("axis"), layer, "give axis or concat_dim, not both")
-        return Concat(p.concat_dim)
+def build_concat(layer: Layer, p) -> nn.Module:
     return Concat(p.axis)
 
 
 @register("Split")
-def build_split(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
+def build_split(layer: Layer, p) -> nn.Module:
     return Split(len(layer.tops))
 
 
 @register("Reshape")
-def build_reshape(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.reshape_param
-    dims = tuple(p.shape.dim)
-    require(all(d >= -1 for d in dims) and dims.count(-1) <= 1, layer, f"invalid reshape dims {list(dims)}")
-    require(p.num_axes >= -1, layer, f"num_axes {p.num_axes} must be -1 or non-negative")
-    return Reshape(dims, p.axis, p.num_axes)
+def build_reshape(layer: Layer, p) -> nn.Module:
+    return Reshape(p.dims, p.start, p.num_axes)
 
 
 @register("Flatten")
-def build_flatten(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.flatten_param
-    return Flatten(p.axis, p.end_axis)
+def build_flatten(layer: Layer, p) -> nn.Module:
+    return Flatten(p.start, p.end)
 
 
 @register("Dropout")
-def build_dropout(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
+def build_dropout(layer: Layer, p) -> nn.Module:
     return nn.Identity()
