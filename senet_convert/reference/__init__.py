@@ -16,7 +16,7 @@ from ..errors import ConvertError
 from ..graph import Layer, Net
 
 # Importing a family registers its kernels.
-from . import activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor
+from . import activation, batchnorm, conv, eltwise, inner_product, lrn, pooling, scale, softmax, tensor
 from .registry import KERNELS, Kernel, kernel_for, register
 
 SUPPORTED_TYPES: tuple[str, ...] = KERNELS.types()

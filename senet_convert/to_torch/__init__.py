@@ -32,7 +32,7 @@ from ..errors import ConvertError
 from ..graph import Layer, Net
 
 # Importing a family registers its builders.
-from . import activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor
+from . import activation, batchnorm, conv, eltwise, inner_product, lrn, pooling, scale, softmax, tensor
 from .registry import BUILDERS, SHARE_WEIGHTS, blob_names, build, register
 
 SUPPORTED_TYPES: tuple[str, ...] = BUILDERS.types()

@@ -3,7 +3,7 @@ typed parameters and its shapes, one file per layer family. The backends use the
 from __future__ import annotations
 
 # Importing a family registers its types.
-from . import activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor
+from . import activation, batchnorm, conv, eltwise, inner_product, lrn, pooling, scale, softmax, tensor
 from .registry import SPECS, Backend, LayerError, Setup, check_blobs, set_up, setup_of
 
 __all__ = ["SPECS", "Backend", "LayerError", "Setup", "check_blobs", "set_up", "setup_of"]
