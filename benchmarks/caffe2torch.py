@@ -2,7 +2,7 @@
 
     python benchmarks/caffe2torch.py
 
-Target (issue 3) for SENet-154: <= 3.5 s and peak RSS above the baseline <= 1.5x the file.
+Target for SENet-154: <= 3.5 s and peak RSS above the baseline <= 1.5x the file.
 Each number is the median of 3 fresh processes (imports excluded: they are the baseline);
 the step breakdown is one more process that times each step.
 """

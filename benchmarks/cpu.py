@@ -2,7 +2,7 @@
 
     python benchmarks/cpu.py [--models SE-ResNet-50,SENet-154] [--threads 2] [--rounds 7] [--per-round 5]
 
-Target (issue 6): the optimized ONNX in ONNX Runtime no slower than caffe2onnx's (exact) ONNX of the same
+Target: the optimized ONNX in ONNX Runtime no slower than caffe2onnx's (exact) ONNX of the same
 model (measured on the development machine: 51 ms SE-ResNet-50, 258 ms SENet-154, batch 1, 2 threads).
 Official prototxts with synthetic weights (benchmarks/common.py). The ONNX files are exported once per
 source tree and cached beside the caffemodels. Rows of one model are measured in interleaved rounds (each
@@ -114,10 +114,10 @@ def main() -> None:
         prototxt, weights = caffemodel(model)
         net = load_net(prototxt, weights)
         exact = module_for(net, ["classifier"])
-        optimized = optimize(net, outputs=["classifier"])
+        optimized, folding = optimize(net, outputs=["classifier"])
         rows = {
             ORT_EXACT: ort_runner(onnx_file("exact", model, None, net), args.threads, x),
-            ORT_OPTIMIZED: ort_runner(onnx_file("optimized", model, optimized, optimized.folding.net), args.threads, x),
+            ORT_OPTIMIZED: ort_runner(onnx_file("optimized", model, optimized, folding.net), args.threads, x),
             TORCH_EXACT: torch_runner(exact, x),
             TORCH_OPTIMIZED: torch_runner(optimized, x),
         }
@@ -125,7 +125,7 @@ def main() -> None:
         scale = np.abs(reference).max()
         errors = {name: float(np.abs(run() - reference).max() / scale) for name, run in rows.items()}
         times = measure(rows, args.rounds, args.per_round)
-        print(f"\n{model} ({optimized.folding.summary()})")
+        print(f"\n{model} ({folding.summary()})")
         print(f"  {'graph':<40}{'median ms':>10}{'p10-p90':>14}{'min':>8}{'vs exact':>10}{'max rel. err':>14}")
         medians = {name: statistics.median(t) for name, t in times.items()}
         for name, t in times.items():

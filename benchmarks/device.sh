@@ -10,7 +10,7 @@
 #
 # In order, each under the time left of a 570 s deadline:
 #   1. pytest -k cuda       the CUDA tests (verify on CUDA, TF32 row), skipped on CPU-only CI
-#   2. benchmarks/gpu.py    issue 6's table: exact, optimized and timm, fp32 / TF32 / bf16-cl / compiled
+#   2. benchmarks/gpu.py    the speed table: exact, optimized and timm, fp32 / TF32 / bf16-cl / compiled
 #   3. cuda_verify.py       verify on CUDA at batch 8 for the seven architectures, as time allows
 # Everything printed also lands in $OUT (env.txt, pytest_cuda.txt, gpu.txt, cuda_verify.txt).
 set -uo pipefail

@@ -21,7 +21,7 @@ Our graphs are the official prototxts with synthetic weights (benchmarks/common.
 weights (speed only). Without timm, or without a CUDA device (then --device cpu --batch 2 runs it as a
 smoke test), the rows that cannot run are listed as skipped.
 
-Targets (issue 6), in one run: the exact graph >= 0.97x timm in every mode; the optimized graph >= 1.15x
+Targets, in one run: the exact graph >= 0.97x timm in every mode; the optimized graph >= 1.15x
 timm in fp32, tf32 and bf16-cl; compiled, the optimized graph >= 0.95x compiled timm.
 Anchors (H200, timm 1.0.29, torch 2.11), img/s: see ANCHORS.
 """
@@ -227,7 +227,7 @@ def load_graphs(model: str, bench: Bench, timm):
     from senet_convert.to_torch.optimize import optimize
 
     net = synthetic_net(model)  # synthetic.py's weights, in memory: no caffemodel to write first
-    modules = {"exact": module_for(net, ["classifier"]), "optimized": optimize(net, outputs=["classifier"])}
+    modules = {"exact": module_for(net, ["classifier"]), "optimized": optimize(net, outputs=["classifier"]).module}
     del net
     if bench.args.no_fused:
         bench.skipped.append(f"{model} optimized+cudnn: --no-fused")

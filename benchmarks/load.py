@@ -2,7 +2,7 @@
 
     python benchmarks/load.py
 
-Targets (issue 2): wall time <= 2x the time to read the file's bytes; peak RSS above the
+Targets: wall time <= 2x the time to read the file's bytes; peak RSS above the
 interpreter's baseline <= 1.5x the file size.
 """
 from __future__ import annotations

@@ -79,7 +79,7 @@ def graphs(model: str, timm) -> dict[str, torch.nn.Module]:
     from senet_convert.to_torch.optimize import optimize
 
     net = synthetic_net(model)  # synthetic.py's weights, in memory: no caffemodel to write first
-    found = {"exact": module_for(net, ["classifier"]), "optimized": optimize(net, outputs=["classifier"])}
+    found = {"exact": module_for(net, ["classifier"]), "optimized": optimize(net, outputs=["classifier"]).module}
     if timm is not None:
         found["timm"] = timm.create_model(TIMM[model], pretrained=False).eval()
     return {name: module.to("meta") for name, module in found.items()}

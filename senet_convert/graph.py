@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .caffe import caffe_pb2
+from .errors import ConvertError
 
 Shape = tuple[int, ...]
 
@@ -73,6 +74,31 @@ class Net:
     def producer(self) -> dict[str, Layer]:
         """value -> the layer that defines it (inputs are absent)."""
         return {top: layer for layer in self.layers for top in layer.tops}
+
+    def readers(self) -> dict[str, list[Layer]]:
+        """value -> the layers that read it, in execution order (values nothing reads are absent)."""
+        readers: dict[str, list[Layer]] = {}
+        for layer in self.layers:
+            for value in dict.fromkeys(layer.bottoms):
+                readers.setdefault(value, []).append(layer)
+        return readers
+
+    def values(self) -> list[str]:
+        """Every value: the inputs, then each layer's tops in execution order."""
+        return [*self.inputs, *(top for layer in self.layers for top in layer.tops)]
+
+    def resolve(self, names) -> list[str]:
+        """The values `names` denote: a Caffe blob name its final value (what Caffe reports), a value name itself."""
+        values = set(self.values())
+        resolved = []
+        for name in names:
+            if name in self.final:
+                resolved.append(self.final[name])
+            elif name in values:
+                resolved.append(name)
+            else:
+                raise ConvertError(f"net '{self.name}' has no blob or value named '{name}'")
+        return resolved
 
     def num_params(self) -> int:
         return sum(int(b.size) for layer in self.layers for b in layer.blobs)

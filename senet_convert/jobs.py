@@ -53,10 +53,10 @@ def _convert(prototxt, caffemodel, output_dir, digest, start, *, name, outputs, 
     if optimized:
         from .to_torch.optimize import optimize
 
-        deployed = optimize(net, outputs=outputs)
-        deployed_net = deployed.folding.net
+        deployed, folding = optimize(net, outputs=outputs)
+        deployed_net = folding.net
         if not quiet:
-            _say(f"optimized: {deployed.folding.summary()}")
+            _say(f"optimized: {folding.summary()}")
     stem = name or Path(prototxt).stem
     steps = [("checkpoint", output_dir / f"{stem}.pt", lambda p: save_checkpoint(module, net, p, outputs, source_hashes(net, digest.result())))]
     if pt2:
@@ -148,8 +148,8 @@ def caffe2onnx(prototxt, caffemodel, output, *, outputs=None, opset=18, external
     if optimize:
         from .to_torch.optimize import optimize as optimized_module
 
-        module = optimized_module(net, outputs=wanted)
-        info = export_onnx(module, module.folding.net, path, outputs=wanted, opset=opset, external_data=external_data, optimized=True)
+        module, folding = optimized_module(net, outputs=wanted)
+        info = export_onnx(module, folding.net, path, outputs=wanted, opset=opset, external_data=external_data, optimized=True)
     else:
         info = export_onnx(None, net, path, outputs=wanted, opset=opset, external_data=external_data)
     return (

@@ -14,7 +14,7 @@ from senet_convert.caffe.layers import SPECS
 from senet_convert.cli import main
 from senet_convert.graph import Layer, Net
 from senet_convert.loader import net_from_text
-from senet_convert.to_torch import lower
+from senet_convert.to_torch import caffe_name, lower
 
 FLT_MAX = float(np.finfo(np.float32).max)
 EPS32 = float(np.float32(1e-5))  # Caffe's default eps as the float32 it is
@@ -109,6 +109,17 @@ def one(type_: str, params: str, *inputs, blobs=None) -> np.ndarray:
     net = layer_net(type_, params, *(a.shape for a in arrays), blobs=blobs)
     return run_torch(net, {f"x{i}": a for i, a in enumerate(arrays)}).numpy()
 
+
+
+def one_pass(module) -> dict[str, str]:
+    """BatchNorm layer -> Scale layer for each call of `module`'s graph that applies both (read off the graph)."""
+    pairs = {}
+    for node in module.graph.nodes:
+        if node.op == "call_module":
+            owners = {a.target.rsplit(".", 1)[0] for a in node.args if isinstance(a, torch.fx.Node) and a.op == "get_attr"}
+            if owners:
+                pairs[caffe_name(node.target)] = caffe_name(owners.pop())
+    return pairs
 
 
 def grid(cases: dict[str, tuple]) -> list:

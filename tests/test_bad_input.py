@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import FIXTURES, GOLDENS, need_shared
+
 from senet_convert.caffe import caffe_pb2
 from senet_convert.caffe.writer import write_caffemodel
 from senet_convert.cli import main

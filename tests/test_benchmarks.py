@@ -14,7 +14,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
 
 HAS_TIMM = importlib.util.find_spec("timm") is not None
@@ -77,7 +76,7 @@ def test_gpu_benchmark_fuses_each_conv_relu_pair(models_dir, goldens_dir, monkey
 
     from senet_convert.to_torch.optimize import optimize
 
-    optimized = optimize(synthetic_net("SE-ResNet-50"), outputs=["classifier"])
+    optimized, _ = optimize(synthetic_net("SE-ResNet-50"), outputs=["classifier"])
     fused = fuse_conv_relu(optimized)
     # the stem, and the first two convolutions of each of the 16 bottlenecks (the third has no ReLU)
     assert sum(isinstance(m, FusedConvReLU) for m in fused.modules()) == 1 + 2 * 16

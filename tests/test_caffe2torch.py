@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from conftest import FIXTURES
+
 from senet_convert import convert, load_checkpoint
 from senet_convert.cli import main
 from senet_convert.errors import ConvertError

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from conftest import FIXTURES
-from senet_convert.edits import class_order as classes
+
 from senet_convert import load_checkpoint
 from senet_convert.caffe.writer import write_net_weights
 from senet_convert.cli import main
-from senet_convert.to_torch import module_for
-from senet_convert.errors import ConvertError
-from senet_convert.loader import load_net
+from senet_convert.edits import class_order as classes
 from senet_convert.edits.class_order import class_order_of, reorder_classes
 from senet_convert.edits.notes import notes
+from senet_convert.errors import ConvertError
+from senet_convert.loader import load_net
+from senet_convert.to_torch import module_for
 
 # (devkit row, sorted row, WordNet ID): public facts, written out independently of the data file.
 KNOWN = [

@@ -8,8 +8,8 @@ import onnx
 import pytest
 import torch
 from click.testing import CliRunner
-
 from conftest import FIXTURES
+
 from senet_convert import convert
 from senet_convert.cli import main
 

@@ -12,8 +12,8 @@ import onnx
 import pytest
 import torch
 from click.testing import CliRunner
-
 from conftest import FIXTURES
+
 from senet_convert import reference
 from senet_convert.cli import main
 from senet_convert.errors import ConvertError

@@ -11,13 +11,13 @@ import sys
 import pytest
 import torch
 from click.testing import CliRunner
-
 from conftest import FIXTURES, REPO, synthetic_net
+
 from senet_convert import files
 from senet_convert.cli import main
-from senet_convert.to_torch import module_for
 from senet_convert.errors import ConvertError
 from senet_convert.export.checkpoint import PT2_OVERHEAD_BYTES, save_pt2
+from senet_convert.to_torch import module_for
 
 PROTO = FIXTURES / "tiny-senet.prototxt"
 MODEL = FIXTURES / "tiny-senet.caffemodel"

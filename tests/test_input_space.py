@@ -7,17 +7,16 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from conftest import FIXTURES, synthetic_net
-from senet_convert.edits import input_space as spaces
+
 from senet_convert import load_checkpoint, reference
 from senet_convert.cli import main
-from senet_convert.to_torch import module_for
-from senet_convert.errors import ConvertError
-from senet_convert.loader import load_net, net_from_text
-from senet_convert.to_torch import lower
+from senet_convert.edits import input_space as spaces
 from senet_convert.edits.global_pool import global_pool
 from senet_convert.edits.notes import deviations, notes
+from senet_convert.errors import ConvertError
+from senet_convert.loader import load_net, net_from_text
+from senet_convert.to_torch import lower, module_for
 
 PROTO, MODEL = FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel"
 TV = spaces.convention("torchvision", None)

@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import FIXTURES, GOLDEN_FULL, GOLDENS, MODELS, OFFICIAL, need_shared
 from google.protobuf import text_format
 
-from conftest import FIXTURES, GOLDEN_FULL, GOLDENS, MODELS, OFFICIAL, need_shared
 from senet_convert.caffe import caffe_pb2
 from senet_convert.caffe.writer import write_caffemodel
 from senet_convert.loader import load_net

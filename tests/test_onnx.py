@@ -1,23 +1,23 @@
 """ONNX export: a checked, standard-domain graph with a dynamic batch, named after the Caffe blobs, that
 ONNX Runtime computes within the goldens' tolerance of real Caffe and of the float64 oracle.
 
-The four official architectures without goldens (SE-ResNet-101/152, SE-ResNeXt-101, SENet-154) take
-about 3 minutes to export on 2 cores: they run with SENET_SLOW=1.
+The full-size exports (the three golden nets and the four official architectures without goldens,
+SE-ResNet-101/152, SE-ResNeXt-101, SENet-154) take minutes on 2 cores: they are marked slow, and CI
+runs them; `pytest -m "not slow"` leaves them out of a quick run.
 """
 from __future__ import annotations
-
 
 import numpy as np
 import onnx
 import pytest
-
 from conftest import FIXTURES, GOLDEN_FULL, OFFICIAL
-from senet_convert.export import onnx as ox
-from senet_convert.verify import onnxruntime as ort
+
 from senet_convert import reference
 from senet_convert import verify as parity
 from senet_convert.errors import ConvertError
+from senet_convert.export import onnx as ox
 from senet_convert.loader import load_net
+from senet_convert.verify import onnxruntime as ort
 
 TINY = (FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
 TOLERANCE = 2e-5
@@ -162,6 +162,7 @@ def _full_size(model, models_dir, synthetic_caffemodel, batch):
     return load_net(models_dir / f"{model}.prototxt", synthetic_caffemodel(model), batch=batch)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", GOLDEN_FULL)
 def test_full_size_onnx_and_torch_match_real_caffe(model, models_dir, goldens_dir, synthetic, synthetic_caffemodel, tmp_path):
     """Official prototxt, synthetic weights: ORT and torch vs real Caffe's logits and probabilities, and
@@ -183,6 +184,7 @@ def test_full_size_onnx_and_torch_match_real_caffe(model, models_dir, goldens_di
     assert rows[("torch cpu", "oracle")].total == len(rows[("torch cpu", "oracle")].checks)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", [m for m in OFFICIAL if m not in GOLDEN_FULL])
 def test_official_architectures_onnx_match_the_oracle(model, models_dir, synthetic, synthetic_caffemodel, tmp_path):
     net = _full_size(model, models_dir, synthetic_caffemodel, batch=1)

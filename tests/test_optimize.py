@@ -3,23 +3,22 @@ same numbers as the oracle (value by value, where a value still exists) and as r
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
-
 from conftest import FIXTURES, GOLDEN_FULL
 from goldens import load_case
+
 from senet_convert import reference
-from senet_convert.loader import fill_weights, load_net, net_from_text
 from senet_convert.edits.fold_batchnorm import fold
+from senet_convert.loader import fill_weights, load_net, net_from_text
+from senet_convert.to_torch import lower
+from senet_convert.to_torch.batchnorm import CaffeBatchNorm
 from senet_convert.to_torch.optimize import FastPool2d, PointwiseConv2d, optimize
+from senet_convert.to_torch.scale import CaffeScale
 from senet_convert.verify.compare import execution_order
 from senet_convert.verify.report import Report
 from senet_convert.verify.torch_rows import optimized_backends
-from senet_convert.to_torch import lower
-from senet_convert.to_torch.batchnorm import CaffeBatchNorm
-from senet_convert.to_torch.scale import CaffeScale
 
 GOLDEN_TOLERANCE = 2e-5  # times max|golden logits| (../shared/goldens/README.md)
 ORACLE_TOLERANCE = 1e-5  # times max|oracle value|, float32 torch against the float64 oracle
@@ -116,12 +115,12 @@ def test_optimized_graph_matches_the_oracle_value_by_value(net):
     assert all(c.error <= ORACLE_TOLERANCE * c.scale or c.error == 0 for c in row.checks)
     compared = {c.value for c in row.checks}
     assert net.outputs and set(net.outputs) <= compared
-    folding = optimize(net).folding
+    _, folding = optimize(net)
     assert set(order) - compared == set(folding.removed_values), "only folded-away values may go unchecked"
 
 
 def test_no_batchnorm_scale_or_dropout_modules(net):
-    module = optimize(net)
+    module, folding = optimize(net)
     for name, sub in module.named_modules():
         assert not isinstance(sub, CaffeBatchNorm), name
         # Scales that remain take their factor from a second bottom (SE-BN-Inception's gate)
@@ -160,7 +159,7 @@ def test_patterns_fold_as_designed():
     # scale factor 0: Caffe's sf = 0, so mean and var count as 0 and the BN divides by sqrt(eps)
     c3 = folded.layer("c3")
     np.testing.assert_allclose(c3.blobs[1], net.layer("c3").blobs[1] / np.sqrt(np.float64(np.float32(1e-5))), rtol=1e-6)
-    module = optimize(net)
+    module, folding = optimize(net)
     relus = {name: m.inplace for name, m in module.named_modules() if isinstance(m, torch.nn.ReLU)}
     assert relus == {"c1/relu": True, "c2/relu2": False}, "c2 is read twice: its ReLU must not overwrite it"
     keys = {"c1.weight", "c1.bias", "c2.weight", "c2.bias", "c2/scale.weight", "cat/bn.weight", "cat/bn.bias",
@@ -171,21 +170,21 @@ def test_patterns_fold_as_designed():
 def test_requested_values_are_not_folded_away():
     net = load_net(FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
     after_bn = "conv1/3x3_s2@conv1/3x3_s2/bn"  # a value name: the BatchNorm's output, before Scale
-    module = optimize(net, outputs=[after_bn, "classifier"])
-    assert module.folding.folded["conv1/3x3_s2/bn"] == "conv1/3x3_s2"
-    assert "conv1/3x3_s2/bn/scale" not in module.folding.folded and after_bn not in module.folding.removed_values
+    module, folding = optimize(net, outputs=[after_bn, "classifier"])
+    assert folding.folded["conv1/3x3_s2/bn"] == "conv1/3x3_s2"
+    assert "conv1/3x3_s2/bn/scale" not in folding.folded and after_bn not in folding.removed_values
     x = torch.from_numpy(random_inputs(net)["data"])
     exact = lower(net, outputs=[after_bn, "classifier"])(x)
     for got, want in zip(module(x), exact):
         assert torch.allclose(got, want, atol=1e-5 * want.abs().max().item())
     # a Caffe blob name means the blob's final value (after BN, Scale and ReLU), as in the exact graph
-    final = optimize(net, outputs=["conv1/3x3_s2"])(x)
+    final = optimize(net, outputs=["conv1/3x3_s2"]).module(x)
     assert torch.allclose(final, lower(net, outputs=["conv1/3x3_s2"])(x), atol=1e-5 * final.abs().max().item())
 
 
 def test_fast_modules_and_in_place_relu_leave_inputs_alone():
     net = load_net(FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
-    module = optimize(net)
+    module, folding = optimize(net)
     kinds = {type(m) for m in module.modules()}
     assert FastPool2d in kinds and PointwiseConv2d in kinds
     assert any(isinstance(m, torch.nn.ReLU) and m.inplace for m in module.modules())
@@ -199,7 +198,7 @@ def test_fast_modules_and_in_place_relu_leave_inputs_alone():
 def test_channels_last_and_dynamo_fullgraph():
     # torch.compile's front end traces the whole graph without a break; the backend is left out (slow on CPU)
     net = load_net(FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
-    module = optimize(net, outputs=["classifier"])
+    module, folding = optimize(net, outputs=["classifier"])
     x = torch.from_numpy(random_inputs(net)["data"]).repeat(3, 1, 1, 1)
     want = module(x)
     got = module(x.contiguous(memory_format=torch.channels_last))
@@ -211,7 +210,7 @@ def test_channels_last_and_dynamo_fullgraph():
 
 def test_torch_export_with_a_dynamic_batch():
     net = load_net(FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
-    module = optimize(net)
+    module, folding = optimize(net)
     batch = torch.export.Dim("batch", min=1, max=64)
     program = torch.export.export(module, (torch.zeros(2, 3, 32, 32),), dynamic_shapes=({0: batch},))
     x = torch.from_numpy(random_inputs(net)["data"]).repeat(5, 1, 1, 1)
@@ -229,7 +228,7 @@ def official(model, goldens_dir, models_dir, synthetic):
 @pytest.fixture(scope="module", params=GOLDEN_FULL)
 def golden_case(request, goldens_dir, models_dir, synthetic):
     net, x, logits = official(request.param, goldens_dir, models_dir, synthetic)
-    return net, x, logits, optimize(net, outputs=["classifier"])
+    return net, x, logits, *optimize(net, outputs=["classifier"])
 
 
 def _relative(got, want) -> float:
@@ -237,7 +236,7 @@ def _relative(got, want) -> float:
 
 
 def test_golden_logits_in_torch(golden_case):
-    _, x, logits, module = golden_case
+    _, x, logits, module, _ = golden_case
     with torch.inference_mode():
         nchw = module(torch.from_numpy(x)).numpy()
         channels_last = module(torch.from_numpy(x).contiguous(memory_format=torch.channels_last)).numpy()
@@ -246,12 +245,13 @@ def test_golden_logits_in_torch(golden_case):
 
 
 def test_golden_logits_in_onnx_runtime(golden_case, tmp_path):
-    onnx_export = pytest.importorskip("senet_convert.export.onnx", reason="senet_convert.onnx_export is not there yet")
     import onnxruntime as ort
 
-    net, x, logits, module = golden_case
+    from senet_convert.export import onnx as onnx_export
+
+    net, x, logits, module, folding = golden_case
     path = tmp_path / "optimized.onnx"
-    onnx_export.export_onnx(module, module.folding.net, path, outputs=["classifier"])
+    onnx_export.export_onnx(module, folding.net, path, outputs=["classifier"])
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {session.get_inputs()[0].name: x})
     assert _relative(got, logits) <= GOLDEN_TOLERANCE
@@ -260,17 +260,16 @@ def test_golden_logits_in_onnx_runtime(golden_case, tmp_path):
 def test_verify_checks_the_optimized_onnx_at_every_value_it_names(tmp_path):
     # verify's ONNX backend reads an optimized file as it reads any senet-convert ONNX: the tensors are
     # named after the folded net's values, every value that still exists is compared with the oracle.
-    pytest.importorskip("senet_convert.export.onnx", reason="senet_convert.onnx_export is not there yet")
-    verify = pytest.importorskip("senet_convert.verify", reason="senet_convert.verify is not there yet")
+    from senet_convert import verify
     from senet_convert.export.onnx import export_onnx
 
     net = load_net(FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
-    module = optimize(net)
-    export_onnx(module, module.folding.net, tmp_path / "tiny.onnx")
+    module, folding = optimize(net)
+    export_onnx(module, folding.net, tmp_path / "tiny.onnx")
     inputs = {"data": np.repeat(random_inputs(net)["data"], 2, axis=0)}
     report = verify.verify(net, inputs, onnx=tmp_path / "tiny.onnx", tolerance=ORACLE_TOLERANCE, info=False)
     (onnx_backend,) = [b for b in report.backends if b.name.startswith("onnxruntime")]
     assert onnx_backend.ok, report.render()
     compared = {c.value for c in onnx_backend.checks}
-    assert set(net.outputs) <= compared and not compared & set(module.folding.removed_values)
+    assert set(net.outputs) <= compared and not compared & set(folding.removed_values)
     assert len(compared) > len(net.outputs) + 10, "intermediate values are compared too"

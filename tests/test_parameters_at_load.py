@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import assert_one_line_error, cli
+
 from senet_convert.caffe import caffe_pb2
 from senet_convert.caffe.writer import write_caffemodel
 

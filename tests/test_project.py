@@ -5,8 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from conftest import FIXTURES, REPO
+
 from senet_convert import layer_table
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import OFFICIAL
-from goldens import LOGITS_TOLERANCE, MODELS, BLOB_TOLERANCE, Comparison, load_case, logits_error
+from goldens import BLOB_TOLERANCE, LOGITS_TOLERANCE, MODELS, Comparison, load_case, logits_error
+
 from senet_convert import reference
 from senet_convert.loader import load_net
 

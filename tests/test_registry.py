@@ -6,8 +6,8 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-
 from conftest import REPO
+
 from senet_convert import reference
 from senet_convert.caffe.layers import SPECS, Backend
 from senet_convert.caffe.layers.registry import layer_type

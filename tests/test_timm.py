@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from conftest import FIXTURES, MODELS, need_shared, synthetic_net
-from senet_convert.edits import class_order as classes
-from senet_convert.edits import input_space as spaces
+
 from senet_convert import pipelines
 from senet_convert.cli import main
-from senet_convert.to_torch import module_for
+from senet_convert.edits import class_order as classes
+from senet_convert.edits import input_space as spaces
 from senet_convert.errors import ConvertError
-from senet_convert.loader import load_net, net_from_text
 from senet_convert.export.timm import timm_model, timm_weights
 from senet_convert.export.timm_model import timm_model_name
+from senet_convert.loader import load_net, net_from_text
+from senet_convert.to_torch import module_for
 
 RESIDUAL = {
     "SE-ResNet-50": "legacy_seresnet50",

@@ -9,14 +9,23 @@ import numpy as np
 import pytest
 import torch
 from google.protobuf import text_format
-from helpers import TOL, assert_matches_oracle, grid, layer_net, make_net, random_inputs, run_torch
+from helpers import TOL, assert_matches_oracle, grid, layer_net, make_net, one_pass, random_inputs, run_torch
 
 from senet_convert import reference
 from senet_convert.caffe import caffe_pb2
 from senet_convert.errors import ConvertError
 from senet_convert.graph import Layer, Net
 from senet_convert.loader import net_from_text
-from senet_convert.to_torch import SUPPORTED_TYPES, build, caffe_name, lower, module_name, parameter_map, registry
+from senet_convert.to_torch import (
+    SUPPORTED_TYPES,
+    build,
+    caffe_name,
+    lower,
+    module_name,
+    one_pass_pairs,
+    parameter_map,
+    registry,
+)
 
 # ---- the registry and the state_dict mapping ------------------------------------------------
 
@@ -161,7 +170,7 @@ def test_partial_outputs_run_only_what_they_need_but_keep_all_weights():
     assert called == {module_name(name) for name in ("forward", "conv.1/bn", 'relu"1', "pool")}
     fetched = {node.target for node in module.graph.nodes if node.op == "get_attr"}
     assert fetched == {f"{module_name('pass')}.weight", f"{module_name('pass')}.bias"}
-    assert module.absorbed == {"conv.1/bn": "pass"}
+    assert one_pass(module) == {"conv.1/bn": "pass"}
     assert list(module.state_dict()) == list(parameter_map(net))
 
 
@@ -227,7 +236,7 @@ def test_one_pass_batchnorm_scale_matches_the_oracle(kwargs, absorbed):
     inputs = random_inputs(net)
     outputs = list(net.outputs)
     module = lower(net, outputs=outputs)
-    assert module.absorbed == ({"bn": "scale"} if absorbed else {})
+    assert one_pass(module) == ({"bn": "scale"} if absorbed else {})
     with torch.inference_mode():
         got = module(*[torch.from_numpy(inputs[name]) for name in net.inputs])
     got = got if isinstance(got, tuple) else (got,)
@@ -239,15 +248,16 @@ def test_one_pass_batchnorm_scale_matches_the_oracle(kwargs, absorbed):
 
 def test_one_pass_only_where_the_batchnorm_value_is_hidden():
     net = bn_scale_net()
-    assert lower(net, outputs=["conv@bn"]).absorbed == {}  # asked for: computed on its own
-    assert lower(net, outputs=["conv@scale"]).absorbed == {"bn": "scale"}
-    assert lower(net, one_pass_batchnorm=False).absorbed == {}
-    assert lower(net, intermediate=True).absorbed == {}
+    assert one_pass(lower(net, outputs=["conv@bn"])) == {}  # asked for: computed on its own
+    assert one_pass(lower(net, outputs=["conv@scale"])) == {"bn": "scale"}
+    assert one_pass_pairs(net, ["conv@scale"]) == {"bn": "scale"}  # what verify's deployed row relies on
+    assert one_pass(lower(net, one_pass_batchnorm=False)) == {}
+    assert one_pass(lower(net, intermediate=True)) == {}
     two_bottoms = make_net("""
 layer { name: "bn" type: "BatchNorm" bottom: "x" top: "x" }
 layer { name: "scale" type: "Scale" bottom: "x" bottom: "gate" top: "y" scale_param { axis: 0 } }
 """, {"x": (2, 3, 4, 4), "gate": (2, 3)})
-    assert lower(two_bottoms).absorbed == {}
+    assert one_pass(lower(two_bottoms)) == {}
 
 
 def test_batchnorm_statistics_follow_its_buffers():

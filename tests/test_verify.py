@@ -14,8 +14,8 @@ from torch import nn
 from senet_convert import verify as parity
 from senet_convert.errors import ConvertError
 from senet_convert.loader import load_net, net_from_text
-from senet_convert.verify.inputs import make_inputs
 from senet_convert.to_torch import lower, module_name
+from senet_convert.verify.inputs import make_inputs
 
 MINIS = ["SE-ResNet-50", "SE-BN-Inception", "SE-ResNeXt-50"]
 

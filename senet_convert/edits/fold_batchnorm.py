@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..caffe import caffe_pb2
+from ..caffe.layers import set_up
 from ..graph import Layer, Net
 
 _PRODUCERS = ("Convolution", "InnerProduct")  # what a BatchNorm/Scale chain folds into
@@ -212,6 +213,8 @@ def fold(net: Net, keep: Iterable[str] = ()) -> tuple[Net, Folding]:
             new = _affine_layer(chain[0][0], top, a, b)
             folding.rewritten.append(new.name)
             gone = [l.tops[0] for l, _ in chain[:-1]]
+        # a new Caffe layer (a conv now with a bias, or a Scale): set up again, as the loader would
+        new.setup = set_up(new.type, new.param, [net.shapes[v] for v in new.bottoms], new.tops)
         for folded, _ in chain:
             absorbed.add(id(folded))
             folding.folded[folded.name] = new.name

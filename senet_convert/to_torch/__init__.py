@@ -79,16 +79,6 @@ def _identifier(name: str) -> str:
     return name + "_" if keyword.iskeyword(name) else name
 
 
-def _resolve(net: Net, names: Sequence[str], values: set[str]) -> list[str]:
-    resolved = []
-    for name in names:
-        if name in net.final:
-            resolved.append(net.final[name])  # a Caffe blob: its last value, what Caffe reports
-        elif name in values:
-            resolved.append(name)
-        else:
-            raise ConvertError(f"net '{net.name}' has no blob or value named '{name}'")
-    return resolved
 
 
 def _scale_absorbed_by(net: Net, exposed: set[str]) -> dict[str, Layer]:
@@ -99,10 +89,7 @@ def _scale_absorbed_by(net: Net, exposed: set[str]) -> dict[str, Layer]:
     tell the pair from one batch_norm call, which passes over the activations once where Caffe's
     arithmetic passes four times (mean, std, factor, bias).
     """
-    readers: dict[str, list[Layer]] = {}
-    for layer in net.layers:
-        for value in layer.bottoms:
-            readers.setdefault(value, []).append(layer)
+    readers = net.readers()
     pairs = {}
     for bn in net.layers:
         if bn.type != "BatchNorm" or len(bn.tops) != 1 or bn.tops[0] in exposed or len(bn.blobs) != 3:
@@ -128,8 +115,7 @@ def _scale_absorbed_by(net: Net, exposed: set[str]) -> dict[str, Layer]:
 
 
 def _wanted(net: Net, outputs: Sequence[str] | None) -> list[str]:
-    values = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
-    return _resolve(net, net.outputs if outputs is None else outputs, values)
+    return net.resolve(net.outputs if outputs is None else outputs)
 
 
 def one_pass_pairs(net: Net, outputs: Sequence[str] | None = None) -> dict[str, str]:
@@ -151,8 +137,8 @@ def lower(
     default net.outputs): one tensor, or a tuple for several. With intermediate=True it returns a
     dict of every value instead, inputs and values later overwritten in place included.
     With one_pass_batchnorm, a BatchNorm whose value is not among the outputs applies the Scale that
-    is its only reader in the same call (see _scale_absorbed_by); `module.absorbed` maps each such
-    BatchNorm layer to its Scale layer. With share_weights=True the module's parameters use the
+    is its only reader in the same call (see _scale_absorbed_by; one_pass_pairs(net, outputs) names
+    them). With share_weights=True the module's parameters use the
     memory of the Net's blobs (no copy): for callers that own the Net and will not change either side.
     """
     if intermediate and outputs is not None:
@@ -207,7 +193,6 @@ def lower(
         delattr(module, name)
     for name, submodule in modules.items():
         module.add_module(name, submodule)
-    module.absorbed = {name: scale_layer.name for name, scale_layer in absorbed.items()}
     if module.graph.eliminate_dead_code():
         module.recompile()
     return module

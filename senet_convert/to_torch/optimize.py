@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..edits.fold_batchnorm import fold
-from ..errors import ConvertError
+from ..edits.fold_batchnorm import Folding, fold
 from ..graph import Net
 from . import lower, module_name
 from .conv import CaffeConv2d
@@ -85,29 +85,22 @@ def _speed_up(module: torch.fx.GraphModule, net: Net, *, inplace: bool, kept: se
         module.add_submodule(target, new)
 
 
-def _resolve(net: Net, names: Sequence[str]) -> list[str]:
-    values = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
-    resolved = []
-    for name in names:
-        if name in net.final:
-            resolved.append(net.final[name])
-        elif name in values:
-            resolved.append(name)
-        else:
-            raise ConvertError(f"net '{net.name}' has no blob or value named '{name}'")
-    return resolved
 
 
-def optimize(net: Net, *, outputs: Sequence[str] | None = None, intermediate: bool = False) -> torch.fx.GraphModule:
-    """The optimized net as a GraphModule in eval mode, like `to_torch.lower` (same calling convention).
+class Optimized(NamedTuple):
+    module: torch.fx.GraphModule  # eval mode, called like to_torch.lower's
+    folding: Folding  # what was folded into what; folding.net is the folded Net the module computes
 
-    `outputs` are Caffe blob names or value names (default: net.outputs). With intermediate=True it
-    returns every value that still exists (for checking; ReLUs are then not in place). The record of
-    what was folded is `module.folding` (a Folding).
+
+def optimize(net: Net, *, outputs: Sequence[str] | None = None, intermediate: bool = False) -> Optimized:
+    """The optimized net: (module, folding).
+
+    `outputs` are Caffe blob names or value names (default: net.outputs). With intermediate=True the
+    module returns every value that still exists (for checking; ReLUs are then not in place).
     """
     if intermediate and outputs is not None:
         raise TypeError("pass either intermediate=True or outputs, not both")
-    wanted = _resolve(net, net.outputs if outputs is None else outputs)
+    wanted = net.resolve(net.outputs if outputs is None else outputs)
     folded, folding = fold(net, keep=wanted)
     wanted = [folding.aliases.get(v, v) for v in wanted]
     # What could fold has folded; a BatchNorm left (an output itself) runs on its own, as ONNX export needs.
@@ -120,5 +113,4 @@ def optimize(net: Net, *, outputs: Sequence[str] | None = None, intermediate: bo
             layer.blobs = [sub.weight.detach().numpy().reshape(layer.blobs[0].shape), sub.bias.detach().numpy()]
     module.eval()
     module.requires_grad_(False)
-    module.folding = folding
-    return module
+    return Optimized(module, folding)

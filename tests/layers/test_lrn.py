@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import GOLDENS, need_shared
 from goldens import BLOB_TOLERANCE, Case, Comparison
 from helpers import X, assert_matches_oracle, family_cases, forward1, grid, kernel_contract_test, layer_net
+
 from senet_convert import reference
 from senet_convert.errors import ConvertError
 from senet_convert.loader import load_net, net_from_text
