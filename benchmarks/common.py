@@ -3,7 +3,6 @@ step in a fresh process (wall time, and peak RSS above that process's baseline a
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -11,22 +10,18 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# ../shared beside the repo; SENET_SHARED points elsewhere (a GPU machine gets a copy inside the checkout)
-SHARED = Path(os.environ.get("SENET_SHARED", REPO.parent / "shared"))
-MODELS = SHARED / "senet" / "models"
-CACHE = Path(os.environ.get("SENET_BENCH_CACHE", REPO / ".bench-cache"))
-if str(REPO) not in sys.path:  # the checkout's senet_convert, installed or not
+if str(REPO) not in sys.path:  # the checkout's senet_convert (installed or not) and shared_data
     sys.path.insert(0, str(REPO))
+from shared_data import GOLDENS, MODELS, load_synthetic
+
+CACHE = Path(os.environ.get("SENET_BENCH_CACHE", REPO / ".bench-cache"))
 
 
 def synthetic():
-    path = SHARED / "goldens" / "synthetic.py"
+    path = GOLDENS / "synthetic.py"
     if not path.exists():
         sys.exit(f"{path} is absent: the benchmarks need ../shared beside the repo")
-    spec = importlib.util.spec_from_file_location("senet_synthetic", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_synthetic(path)
 
 
 def caffemodel(model: str) -> tuple[Path, Path]:

@@ -22,9 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import CACHE, REPO, caffemodel, synthetic
-
 
 ORT_EXACT, ORT_OPTIMIZED = "onnxruntime, exact ONNX (caffe2onnx)", "onnxruntime, optimized ONNX"
 TORCH_EXACT, TORCH_OPTIMIZED = "torch, exact graph", "torch, optimized graph"
@@ -101,8 +99,8 @@ def main() -> None:
     import onnxruntime
     import torch
 
-    from senet_convert.to_torch import module_for
     from senet_convert.loader import load_net
+    from senet_convert.to_torch import module_for
     from senet_convert.to_torch.optimize import optimize
 
     torch.set_num_threads(args.threads)

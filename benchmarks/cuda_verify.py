@@ -28,8 +28,8 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from senet_convert.verify.inputs import make_inputs
     from senet_convert.verify import verify
+    from senet_convert.verify.inputs import make_inputs
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit("no CUDA device: run on the GPU machine, or smoke-test with --device cpu --batch 1")

@@ -38,9 +38,8 @@ import traceback
 
 import numpy as np
 import torch
-from torch import nn
-
 from common import synthetic, synthetic_net
+from torch import nn
 
 TIMM = {
     "SE-ResNet-50": "legacy_seresnet50",

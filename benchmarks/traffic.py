@@ -27,10 +27,9 @@ import argparse
 import collections
 
 import torch
+from common import synthetic_net
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
-
-from common import synthetic_net
 
 TIMM = {
     "SE-ResNet-50": "legacy_seresnet50",

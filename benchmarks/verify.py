@@ -33,8 +33,8 @@ def onnx_file(model: str, prototxt: Path, weights: Path) -> tuple[Path, float | 
     path = CACHE / f"{model}.onnx"
     if path.exists() and path.stat().st_mtime > weights.stat().st_mtime:
         return path, None
-    from senet_convert.loader import load_net
     from senet_convert.export.onnx import export_onnx
+    from senet_convert.loader import load_net
 
     start = time.perf_counter()
     export_onnx(None, load_net(prototxt, weights), path)

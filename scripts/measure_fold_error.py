@@ -18,7 +18,6 @@ where the generator was calibrated. Real weights (--model) are used as they are.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -29,19 +28,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from senet_convert.edits import input_space as spaces
-from senet_convert.to_torch import module_for
-from senet_convert.loader import fill_weights, load_net
 from senet_convert.edits.class_order import last_inner_product
+from senet_convert.loader import fill_weights, load_net
+from senet_convert.to_torch import module_for
+from shared_data import GOLDENS, load_synthetic
+from shared_data import MODELS as MODELS_DIR
 
 MODELS = ["SE-ResNet-50", "SE-ResNet-101", "SE-ResNet-152", "SE-ResNeXt-50", "SE-ResNeXt-101", "SENet-154"]
-SHARED = REPO.parent / "shared"
 
-
-def synthetic_module(path: Path):
-    spec = importlib.util.spec_from_file_location("senet_synthetic", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def synthetic_net(prototxt: Path, synthetic, scale_first_conv: bool = True):
@@ -78,8 +72,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", nargs=2, metavar=("PROTOTXT", "CAFFEMODEL"), help="real weights instead of the synthetic ones")
     parser.add_argument("--image", type=Path, help="a photograph (resized to 256, centre crop 224) instead of natural_image()")
-    parser.add_argument("--synthetic", type=Path, default=SHARED / "goldens" / "synthetic.py")
-    parser.add_argument("--models-dir", type=Path, default=SHARED / "senet" / "models")
+    parser.add_argument("--synthetic", type=Path, default=GOLDENS / "synthetic.py")
+    parser.add_argument("--models-dir", type=Path, default=MODELS_DIR)
     args = parser.parse_args()
     image = spaces.natural_image() if args.image is None else load_image(args.image)
     what = "natural_image(224, seed 0)" if args.image is None else str(args.image)
@@ -87,7 +81,7 @@ def main() -> None:
         nets = [(Path(args.model[0]).stem, lambda: load_net(*args.model))]
         weights = "real weights"
     else:
-        synthetic = synthetic_module(args.synthetic)
+        synthetic = load_synthetic(args.synthetic)
         nets = [(m, lambda m=m: synthetic_net(args.models_dir / f"{m}.prototxt", synthetic)) for m in MODELS]
         weights = "synthetic weights, conv1 x INPUT_SCALE"
     print(f"folding the torchvision convention into conv1: logits on {what}, {weights}, float32, torch {torch.__version__}\n")

@@ -117,13 +117,25 @@ def _umask() -> int:
     return mask
 
 
+def no_such_file(path: str | Path) -> ConvertError:
+    return ConvertError(f"{path}: no such file")
+
+
+def require_file(path: str | Path) -> Path:
+    """`path` as a Path when it is a file; a missing one (or a folder) is bad input."""
+    path = Path(path)
+    if not path.is_file():
+        raise no_such_file(path)
+    return path
+
+
 @contextlib.contextmanager
 def reading(path: str | Path, what: str):
     """Turn the OS's errors while reading `path` into one-line ConvertErrors."""
     try:
         yield
     except FileNotFoundError:
-        raise ConvertError(f"{path}: no such file") from None
+        raise no_such_file(path) from None
     except IsADirectoryError:
         raise ConvertError(f"{path}: is a directory, not a {what}") from None
     except PermissionError:

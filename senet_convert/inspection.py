@@ -5,8 +5,8 @@ import math
 
 from google.protobuf import text_format
 
-from .graph import Layer, Net
 from .caffe.layers.registry import fmt
+from .graph import Layer, Net
 
 
 def layer_params(layer: Layer) -> str:

@@ -8,10 +8,10 @@ from typing import Callable
 
 from .caffe import caffe_pb2
 from .caffe.caffemodel import read_caffemodel
-from .caffe.prototxt import layer_lines, mean_from_comment, parse_net, read_text
-from .caffe.upgrade import upgrade_net
 from .caffe.layers import SPECS, LayerError, set_up
 from .caffe.layers.registry import check_shape
+from .caffe.prototxt import layer_lines, mean_from_comment, parse_net, read_text
+from .caffe.upgrade import upgrade_net
 from .caffe.weights import attach_weights, fill_weights
 from .errors import ConvertError
 from .graph import Layer, Net, Shape

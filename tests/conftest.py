@@ -5,18 +5,15 @@ reason when it is absent, and fail instead when CI=true: CI always has it.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
 
 import pytest
 
+from shared_data import GOLDENS, MODELS, load_synthetic
+
 REPO = Path(__file__).resolve().parents[1]
-# ../shared beside the repo; SENET_SHARED points elsewhere (a GPU machine gets a copy inside the checkout)
-SHARED = Path(os.environ.get("SENET_SHARED", REPO.parent / "shared"))
-GOLDENS = SHARED / "goldens"
-MODELS = SHARED / "senet" / "models"
 FIXTURES = REPO / "fixtures"
 
 OFFICIAL = ["SE-BN-Inception", "SE-ResNet-50", "SE-ResNet-101", "SE-ResNet-152", "SE-ResNeXt-50", "SE-ResNeXt-101", "SENet-154"]
@@ -34,11 +31,7 @@ def need_shared(path: Path) -> Path:
 
 def synthetic_module():
     """../shared/goldens/synthetic.py, the generator of the goldens' weights and inputs."""
-    path = need_shared(GOLDENS / "synthetic.py")
-    spec = importlib.util.spec_from_file_location("senet_synthetic", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_synthetic(need_shared(GOLDENS / "synthetic.py"))
 
 
 @pytest.fixture(scope="session")

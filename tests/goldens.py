@@ -13,6 +13,7 @@ import numpy as np
 
 from senet_convert.graph import Net
 from senet_convert.loader import load_net
+from senet_convert.verify.compare import relative_error
 
 MODELS = ("SE-ResNet-50", "SE-BN-Inception", "SE-ResNeXt-50")
 BLOB_TOLERANCE = 2e-5  # times max|golden| of the blob (the goldens README derives it)
@@ -117,4 +118,4 @@ class Comparison:
 def logits_error(case: Case, mine: np.ndarray) -> float:
     """max|ours - Caffe| / max|Caffe| over the whole `classifier` blob (stored in full)."""
     logits = case.golden["blob/classifier/data"].astype(np.float64)
-    return float(np.abs(mine.astype(np.float64) - logits).max() / np.abs(logits).max())
+    return relative_error(mine.astype(np.float64), logits)

@@ -17,6 +17,7 @@ from senet_convert.edits.notes import deviations, notes
 from senet_convert.errors import ConvertError
 from senet_convert.loader import load_net, net_from_text
 from senet_convert.to_torch import lower, module_for
+from senet_convert.verify.compare import relative_error
 
 PROTO, MODEL = FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel"
 TV = spaces.convention("torchvision", None)
@@ -28,8 +29,7 @@ def _image(size=32, seed=0):
 
 
 def _rel(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.abs(a - b).max() / np.abs(a).max()
+    return relative_error(np.asarray(b, np.float64), np.asarray(a, np.float64))
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from senet_convert.errors import ConvertError
 from senet_convert.export import onnx as ox
 from senet_convert.loader import load_net
 from senet_convert.verify import onnxruntime as ort
+from senet_convert.verify.compare import relative_error
 
 TINY = (FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
 TOLERANCE = 2e-5
@@ -43,7 +44,7 @@ def _oracle(net, x, **kwargs):
 
 
 def _relative(x, ref):
-    return float(np.abs(x - ref).max() / np.abs(ref).max())
+    return relative_error(x, ref)
 
 
 def test_graph_is_standard_checked_and_named_after_caffe(tiny_file):

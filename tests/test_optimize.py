@@ -16,7 +16,7 @@ from senet_convert.to_torch import lower
 from senet_convert.to_torch.batchnorm import CaffeBatchNorm
 from senet_convert.to_torch.optimize import FastPool2d, PointwiseConv2d, optimize
 from senet_convert.to_torch.scale import CaffeScale
-from senet_convert.verify.compare import execution_order
+from senet_convert.verify.compare import execution_order, relative_error
 from senet_convert.verify.report import Report
 from senet_convert.verify.torch_rows import optimized_backends
 
@@ -232,7 +232,7 @@ def golden_case(request, goldens_dir, models_dir, synthetic):
 
 
 def _relative(got, want) -> float:
-    return float(np.abs(np.asarray(got, np.float64) - want).max() / np.abs(want).max())
+    return relative_error(np.asarray(got, np.float64), want)
 
 
 def test_golden_logits_in_torch(golden_case):

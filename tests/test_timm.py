@@ -24,6 +24,7 @@ from senet_convert.export.timm import timm_model, timm_weights
 from senet_convert.export.timm_model import timm_model_name
 from senet_convert.loader import load_net, net_from_text
 from senet_convert.to_torch import module_for
+from senet_convert.verify.compare import relative_error
 
 RESIDUAL = {
     "SE-ResNet-50": "legacy_seresnet50",
@@ -58,8 +59,7 @@ def timm():
 
 
 def _rel(reference, other) -> float:
-    reference, other = np.asarray(reference, np.float64), np.asarray(other, np.float64)
-    return float(np.abs(reference - other).max() / np.abs(reference).max())
+    return relative_error(np.asarray(other, np.float64), np.asarray(reference, np.float64))
 
 
 def _synthetic_net(model: str, synthetic, scale_first_conv: bool = False):

@@ -10,9 +10,9 @@ import math
 import numpy as np
 
 from ..errors import ConvertError
-from .layers.registry import fmt
 from ..graph import Net, Shape
 from .caffemodel import CaffeModel, StoredBlob
+from .layers.registry import fmt
 
 
 def _fmt(shape) -> str:

@@ -141,6 +141,47 @@ def _affine_layer(first: Layer, top: str, a: np.ndarray, b: np.ndarray) -> Layer
     )
 
 
+def _fold_chain(head: Layer | None, chain, net: Net, folding: "Folding", absorbed: set[int]) -> Layer:
+    """One layer for `head` (a Convolution/InnerProduct, or None) and the BatchNorm/Scale chain after it:
+    the composed affine y = a*x + b folded into head's weights, or a Scale with a bias."""
+    a, b = np.ones(chain[0][1][0].shape), np.zeros(chain[0][1][0].shape)
+    for _, (scale, shift) in chain:
+        a, b = a * scale, b * scale + shift
+    top = chain[-1][0].tops[0]
+    if head is not None:
+        param, blobs = _fold_weights(head, a, b)
+        new = dataclasses.replace(head, tops=(top,), param=param, blobs=blobs)
+        folding.rewritten.append(head.name)
+        gone = [head.tops[0]] + [l.tops[0] for l, _ in chain[:-1]]
+    else:
+        new = _affine_layer(chain[0][0], top, a, b)
+        folding.rewritten.append(new.name)
+        gone = [l.tops[0] for l, _ in chain[:-1]]
+    # a new Caffe layer (a conv now with a bias, or a Scale): set up again, as the loader would
+    new.setup = set_up(new.type, new.param, [net.shapes[v] for v in new.bottoms], new.tops)
+    for folded, _ in chain:
+        absorbed.add(id(folded))
+        folding.folded[folded.name] = new.name
+        for index in range(len(folded.blobs)):
+            folding.removed_blobs[(folded.name, index)] = f"folded into '{new.name}'"
+    for value in gone:
+        folding.removed_values[value] = f"folded: '{new.name}' computes {top} directly"
+    return new
+
+
+def _folded_net(net: Net, layers: list[Layer], real) -> Net:
+    """The Net of the folded layers: outputs and final values through the aliases, shapes of what is left."""
+    values = set(net.inputs) | {top for layer in layers for top in layer.tops}
+    return dataclasses.replace(
+        net,
+        layers=layers,
+        outputs=[real(v) for v in net.outputs],
+        shapes={v: s for v, s in net.shapes.items() if v in values},
+        blob_of={v: blob for v, blob in net.blob_of.items() if v in values},
+        final={blob: real(v) for blob, v in net.final.items() if real(v) in values},
+        unused_weights=list(net.unused_weights),
+    )
+
 def fold(net: Net, keep: Iterable[str] = ()) -> tuple[Net, Folding]:
     """The folded net (a new Net sharing the untouched layers) and what was folded.
 
@@ -165,10 +206,7 @@ def fold(net: Net, keep: Iterable[str] = ()) -> tuple[Net, Folding]:
         layers.append(layer if bottoms == layer.bottoms else dataclasses.replace(layer, bottoms=bottoms))
 
     keep = {real(v) for v in keep} | {real(v) for v in net.outputs}
-    readers: dict[str, list[Layer]] = defaultdict(list)
-    for layer in layers:
-        for bottom in dict.fromkeys(layer.bottoms):
-            readers[bottom].append(layer)
+    readers: dict[str, list[Layer]] = defaultdict(list, dataclasses.replace(net, layers=layers).readers())
 
     def chain_after(value: str) -> list[tuple[Layer, tuple[np.ndarray, np.ndarray]]]:
         chain = []
@@ -200,41 +238,9 @@ def fold(net: Net, keep: Iterable[str] = ()) -> tuple[Net, Folding]:
         if not chain:
             out.append(layer)
             continue
-        a, b = np.ones(chain[0][1][0].shape), np.zeros(chain[0][1][0].shape)
-        for _, (scale, shift) in chain:
-            a, b = a * scale, b * scale + shift
-        top = chain[-1][0].tops[0]
-        if head is not None:
-            param, blobs = _fold_weights(head, a, b)
-            new = dataclasses.replace(head, tops=(top,), param=param, blobs=blobs)
-            folding.rewritten.append(head.name)
-            gone = [head.tops[0]] + [l.tops[0] for l, _ in chain[:-1]]
-        else:
-            new = _affine_layer(chain[0][0], top, a, b)
-            folding.rewritten.append(new.name)
-            gone = [l.tops[0] for l, _ in chain[:-1]]
-        # a new Caffe layer (a conv now with a bias, or a Scale): set up again, as the loader would
-        new.setup = set_up(new.type, new.param, [net.shapes[v] for v in new.bottoms], new.tops)
-        for folded, _ in chain:
-            absorbed.add(id(folded))
-            folding.folded[folded.name] = new.name
-            for index in range(len(folded.blobs)):
-                folding.removed_blobs[(folded.name, index)] = f"folded into '{new.name}'"
-        for value in gone:
-            folding.removed_values[value] = f"folded: '{new.name}' computes {top} directly"
-        out.append(new)
+        out.append(_fold_chain(head, chain, net, folding, absorbed))
 
     for value in alias:
         folding.aliases[value] = real(value)
-    values = set(net.inputs) | {top for layer in out for top in layer.tops}
-    folded_net = dataclasses.replace(
-        net,
-        layers=out,
-        outputs=[real(v) for v in net.outputs],
-        shapes={v: s for v, s in net.shapes.items() if v in values},
-        blob_of={v: blob for v, blob in net.blob_of.items() if v in values},
-        final={blob: real(v) for blob, v in net.final.items() if real(v) in values},
-        unused_weights=list(net.unused_weights),
-    )
-    folding.net = folded_net
-    return folded_net, folding
+    folding.net = _folded_net(net, out, real)
+    return folding.net, folding

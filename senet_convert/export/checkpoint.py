@@ -16,7 +16,7 @@ import torch
 
 from .. import __version__
 from ..errors import ConvertError
-from ..files import atomic_path, write_torch
+from ..files import atomic_path, no_such_file, write_torch
 from ..graph import Net
 from ..loader import net_from_text
 from ..to_torch import lower, parameter_map
@@ -40,8 +40,8 @@ def sha256(path: Path | None) -> str | None:
 
 def input_contract(net: Net) -> dict:
     """What the first input expects, as the prototxt states it (or as an input adapter changed it)."""
-    from ..edits.input_space import convention
     from ..edits.class_order import class_order_of
+    from ..edits.input_space import convention
     from ..edits.notes import deviations, notes
 
     name, shape = next(iter(net.inputs.items()))
@@ -98,7 +98,7 @@ def load_checkpoint(path: str | Path, *, with_info: bool = False):
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise ConvertError(f"{path}: no such file") from None
+        raise no_such_file(path) from None
     except Exception as exc:  # torch raises many types for a file that is not a checkpoint
         raise ConvertError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:

@@ -192,6 +192,28 @@ class Graph:
         return units
 
 
+def _read_block(g: Graph, net: Net, axpy: Layer, value: str) -> Block:
+    """The SE block that `axpy` closes, on the block input `value`: branch, SE gate, shortcut, closing ReLU."""
+    if len(axpy.bottoms) != 3:
+        refuse(axpy, "an Axpy takes three bottoms (a, X, Y)")
+    gate, x, y = axpy.bottoms
+    branch = g.branch(x, value, axpy)
+    sigmoid = g.made_by(gate, "Sigmoid", axpy)
+    up = g.made_by(sigmoid.bottoms[0], "Convolution", sigmoid)
+    relu = g.made_by(up.bottoms[0], "ReLU", up)
+    down = g.made_by(relu.bottoms[0], "Convolution", relu)
+    squeeze = g.made_by(down.bottoms[0], "Pooling", down)
+    if squeeze.bottoms[0] != x:
+        refuse(squeeze, f"the SE gate must squeeze the residual branch's output '{net.blob_of[x]}'")
+    projection = None
+    if y != value:
+        projection = g.unit_ending_at(y, axpy)
+        if projection.conv.bottoms[0] != value:
+            refuse(projection.conv, "the shortcut projection must read the block input")
+    closing = g.only_reader(axpy.tops[0], "ReLU", axpy)
+    return Block(branch, down, up, projection, axpy, [squeeze, relu, sigmoid, closing])
+
+
 def read_structure(net: Net) -> Structure:
     """The residual SENet in `net`, or a ConvertError naming the first layer that does not fit."""
     axpys = [layer for layer in net.layers if layer.type == "Axpy"]
@@ -216,24 +238,8 @@ def read_structure(net: Net) -> Structure:
             refuse(where, "the stem must be Convolution-BatchNorm-Scale-ReLU units followed by one Pooling")
     blocks: list[Block] = []
     for axpy in axpys:
-        if len(axpy.bottoms) != 3:
-            refuse(axpy, "an Axpy takes three bottoms (a, X, Y)")
-        gate, x, y = axpy.bottoms
-        branch = g.branch(x, value, axpy)
-        sigmoid = g.made_by(gate, "Sigmoid", axpy)
-        up = g.made_by(sigmoid.bottoms[0], "Convolution", sigmoid)
-        relu = g.made_by(up.bottoms[0], "ReLU", up)
-        down = g.made_by(relu.bottoms[0], "Convolution", relu)
-        squeeze = g.made_by(down.bottoms[0], "Pooling", down)
-        if squeeze.bottoms[0] != x:
-            refuse(squeeze, f"the SE gate must squeeze the residual branch's output '{net.blob_of[x]}'")
-        projection = None
-        if y != value:
-            projection = g.unit_ending_at(y, axpy)
-            if projection.conv.bottoms[0] != value:
-                refuse(projection.conv, "the shortcut projection must read the block input")
-        closing = g.only_reader(axpy.tops[0], "ReLU", axpy)
-        blocks.append(Block(branch, down, up, projection, axpy, [squeeze, relu, sigmoid, closing]))
+        blocks.append(_read_block(g, net, axpy, value))
+        closing = blocks[-1].layers[-1]
         value = closing.tops[0]
     head_pool = g.only_reader(value, "Pooling", blocks[-1].layers[-1])
     value, extra = head_pool.tops[0], []

@@ -148,37 +148,10 @@ def lower(
     wanted = None if intermediate else _wanted(net, outputs)
     absorbed = _scale_absorbed_by(net, set(wanted)) if one_pass_batchnorm and not intermediate else {}
     skipped = {scale_layer.name for scale_layer in absorbed.values()}
-    modules: dict[str, torch.nn.Module] = {}
-    token = SHARE_WEIGHTS.set(share_weights)
-    try:
-        for layer in net.layers:
-            modules[module_name(layer.name)] = build(layer, setup_of(layer, [net.shapes[b] for b in layer.bottoms]))
-    finally:
-        SHARE_WEIGHTS.reset(token)
+    modules = _modules(net, share_weights)
     for layer in net.layers:
-        if layer.name in skipped:
-            continue
-        target = module_name(layer.name)
-        try:
-            args = tuple(nodes[value] for value in layer.bottoms)
-        except KeyError as exc:
-            raise ConvertError(f"{layer.where()}: reads '{exc.args[0]}', which no earlier layer defines") from None
-        if layer.name in absorbed:  # BatchNorm and its Scale in one call: the node yields the Scale's top
-            scale_layer = absorbed[layer.name]
-            owner = module_name(scale_layer.name)
-            params = tuple(
-                graph.create_node("get_attr", f"{owner}.{name}", name=_identifier(f"{scale_layer.name}.{name}"))
-                for name in blob_names(scale_layer)
-            )
-            node = graph.create_node("call_module", target, args + params, name=_identifier(layer.name))
-            nodes[scale_layer.tops[0]] = node
-            continue
-        node = graph.create_node("call_module", target, args, name=_identifier(layer.name))
-        if len(layer.tops) == 1:
-            nodes[layer.tops[0]] = node
-        else:
-            for i, top in enumerate(layer.tops):
-                nodes[top] = graph.create_node("call_function", operator.getitem, (node, i), name=_identifier(top))
+        if layer.name not in skipped:
+            _add_node(graph, nodes, layer, absorbed.get(layer.name))
     if intermediate:
         graph.output(dict(nodes))
     else:
@@ -196,6 +169,38 @@ def lower(
     if module.graph.eliminate_dead_code():
         module.recompile()
     return module
+
+
+def _modules(net: Net, share_weights: bool) -> dict[str, torch.nn.Module]:
+    """Every layer's module, by submodule name, in layer order."""
+    token = SHARE_WEIGHTS.set(share_weights)
+    try:
+        return {module_name(layer.name): build(layer, setup_of(layer, [net.shapes[b] for b in layer.bottoms])) for layer in net.layers}
+    finally:
+        SHARE_WEIGHTS.reset(token)
+
+
+def _add_node(graph: fx.Graph, nodes: dict[str, fx.Node], layer: Layer, scale_layer: Layer | None) -> None:
+    """The call of `layer`'s module; with `scale_layer`, a BatchNorm's call that also applies that Scale."""
+    target = module_name(layer.name)
+    try:
+        args = tuple(nodes[value] for value in layer.bottoms)
+    except KeyError as exc:
+        raise ConvertError(f"{layer.where()}: reads '{exc.args[0]}', which no earlier layer defines") from None
+    if scale_layer is not None:  # BatchNorm and its Scale in one call: the node yields the Scale's top
+        owner = module_name(scale_layer.name)
+        params = tuple(
+            graph.create_node("get_attr", f"{owner}.{name}", name=_identifier(f"{scale_layer.name}.{name}"))
+            for name in blob_names(scale_layer)
+        )
+        nodes[scale_layer.tops[0]] = graph.create_node("call_module", target, args + params, name=_identifier(layer.name))
+        return
+    node = graph.create_node("call_module", target, args, name=_identifier(layer.name))
+    if len(layer.tops) == 1:
+        nodes[layer.tops[0]] = node
+    else:
+        for i, top in enumerate(layer.tops):
+            nodes[top] = graph.create_node("call_function", operator.getitem, (node, i), name=_identifier(top))
 
 
 def _attribute(modules: dict[str, torch.nn.Module], target: str) -> torch.Tensor:

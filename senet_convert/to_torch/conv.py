@@ -13,6 +13,7 @@ from torch import nn
 from ..graph import Layer
 from .registry import parameter, register
 
+
 class _FromBlobs:
     def reset_parameters(self) -> None:
         pass  # the weights come from the Caffe blobs: skip torch's random initialisation

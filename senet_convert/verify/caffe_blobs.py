@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConvertError
+from ..files import no_such_file
 from ..graph import Net
 from .compare import check, class_value, execution_order, top_k_agreement
 from .report import TOP_K, Backend, Report
@@ -19,7 +20,7 @@ def read_caffe_blobs(path: str | Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
     except FileNotFoundError:
-        raise ConvertError(f"{path}: no such file") from None
+        raise no_such_file(path) from None
     except Exception as exc:  # zipfile, pickle and format errors
         raise ConvertError(f"{path}: not a readable .npz of Caffe blobs ({type(exc).__name__}: {exc})") from None
 

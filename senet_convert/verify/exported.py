@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConvertError
+from ..files import require_file
 from ..graph import Net
 from .caffe_blobs import add_caffe_row
 from .compare import compare, execution_order
@@ -19,9 +20,7 @@ from .torch_rows import crash, to_numpy
 def load_pt2(path):
     import torch
 
-    path = Path(path)
-    if not path.is_file():
-        raise ConvertError(f"{path}: no such file")
+    path = require_file(path)
     try:
         return torch.export.load(str(path))
     except Exception as exc:

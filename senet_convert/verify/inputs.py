@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConvertError
+from ..files import no_such_file
 from ..graph import Net
 
 SENET_MEAN_BGR = (104.0, 117.0, 123.0)
@@ -52,7 +53,7 @@ def load_image(path: str | Path, crop: tuple[int, int] = (CROP, CROP), mean_bgr:
             image = image.resize(size, Image.BILINEAR)
             rgb = np.asarray(image, dtype=np.float32)
     except FileNotFoundError:
-        raise ConvertError(f"{path}: no such file") from None
+        raise no_such_file(path) from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ConvertError(f"{path}: not a readable image ({exc})") from None
     top, left = (rgb.shape[0] - crop[0]) // 2, (rgb.shape[1] - crop[1]) // 2
@@ -67,7 +68,7 @@ def load_npy(path: str | Path, shape: Sequence[int], batch: int | None) -> np.nd
     try:
         array = np.load(path, allow_pickle=False)
     except FileNotFoundError:
-        raise ConvertError(f"{path}: no such file") from None
+        raise no_such_file(path) from None
     except (OSError, ValueError) as exc:
         raise ConvertError(f"{path}: not a readable .npy array ({exc})") from None
     if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):

@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 
 from ..errors import ConvertError
+from ..files import require_file
 
 OPSET = 18
 MIN_OPSET = 17
@@ -19,9 +20,7 @@ _SCOPES = "pkg.torch.onnx.name_scopes"
 
 
 def load_model(path: str | Path, *, with_data: bool = False) -> onnx.ModelProto:
-    path = Path(path)
-    if not path.is_file():
-        raise ConvertError(f"{path}: no such file")
+    path = require_file(path)
     try:
         return onnx.load(str(path), load_external_data=with_data)
     except Exception as exc:  # protobuf's DecodeError and friends

@@ -31,6 +31,26 @@ class _Stage:
         self.start, self.seen = now, len(self.report.backends)
 
 
+def _ordered_inputs(net: Net, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The inputs as float32, in the net's order: the torch module and the .pt2 take them positionally."""
+    if set(inputs) != set(net.inputs):
+        raise ConvertError(f"net '{net.name}' takes inputs {list(net.inputs)}, got {list(inputs)}")
+    return {name: np.ascontiguousarray(inputs[name], dtype=np.float32) for name in net.inputs}
+
+
+def _oracle(net: Net, inputs, caffe, tolerance: float, report: Report, log) -> dict[str, np.ndarray]:
+    """Every value of the net in float64, and the oracle's own row against Caffe's blobs when given."""
+    from .. import reference
+
+    log("oracle (numpy, float64) ...")
+    start = time.perf_counter()
+    oracle = reference.run(net, inputs, dtype=np.float64, intermediate=True)
+    report.timings["oracle"] = time.perf_counter() - start
+    if caffe is not None:
+        add_caffe_row(report, "oracle float64", oracle, caffe, net, tolerance)
+    return oracle
+
+
 def verify(
     net: Net,
     inputs: Mapping[str, np.ndarray],
@@ -56,16 +76,11 @@ def verify(
     returns (Caffe blobs, as given to caffe2torch; default the net's outputs). `torch_module`
     replaces the lowering `to_torch.lower(net, intermediate=True)` (tests inject bugs through it).
     """
-    from .. import reference
-
     log = log or (lambda message: None)
     if not tolerance > 0:
         raise ConvertError(f"tolerance must be positive, got {tolerance}")
     devices = check_devices(devices)
-    if set(inputs) != set(net.inputs):
-        raise ConvertError(f"net '{net.name}' takes inputs {list(net.inputs)}, got {list(inputs)}")
-    # in the net's order: the torch module and the .pt2 take them positionally
-    inputs = {name: np.ascontiguousarray(inputs[name], dtype=np.float32) for name in net.inputs}
+    inputs = _ordered_inputs(net, inputs)
     batch = next(iter(inputs.values())).shape[0] if inputs else 0
     order = execution_order(net)
     report = Report(net.name, description or f"batch {batch}", batch, tolerance, len(order))
@@ -75,12 +90,7 @@ def verify(
     onnx_model = load_onnx(onnx, net) if onnx is not None else None
     pt2_program = load_pt2(pt2) if pt2 is not None else None
 
-    log("oracle (numpy, float64) ...")
-    start = time.perf_counter()
-    oracle = reference.run(net, inputs, dtype=np.float64, intermediate=True)
-    report.timings["oracle"] = time.perf_counter() - start
-    if caffe is not None:
-        add_caffe_row(report, "oracle float64", oracle, caffe, net, tolerance)
+    oracle = _oracle(net, inputs, caffe, tolerance, report, log)
 
     ours = torch_module is None
     if ours:
