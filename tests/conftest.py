@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from shared_data import GOLDENS, MODELS, load_synthetic
+import shared_data
+from shared_data import load_synthetic
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED, GOLDENS, MODELS = shared_data.SHARED, shared_data.GOLDENS, shared_data.MODELS
 FIXTURES = REPO / "fixtures"
 
 OFFICIAL = ["SE-BN-Inception", "SE-ResNet-50", "SE-ResNet-101", "SE-ResNet-152", "SE-ResNeXt-50", "SE-ResNeXt-101", "SENet-154"]
