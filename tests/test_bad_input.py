@@ -6,30 +6,17 @@ import os
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from conftest import FIXTURES, GOLDENS, need_shared
+from helpers import assert_one_line_error, cli
 
 from senet_convert.caffe import caffe_pb2
 from senet_convert.caffe.writer import write_caffemodel
-from senet_convert.cli import main
 
 PROTO = FIXTURES / "tiny-senet.prototxt"
 MODEL = FIXTURES / "tiny-senet.caffemodel"
 
 
-def run(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    return result
-
-
-def assert_one_line_error(result, *needles):
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert "Traceback" not in result.output
-    lines = [l for l in result.stderr.splitlines() if l.strip()]
-    assert len(lines) == 1, result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
+run = cli
 
 
 def test_inspect_works_on_the_fixture():

@@ -9,11 +9,10 @@ import sys
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from conftest import FIXTURES
+from helpers import cli
 
 from senet_convert import convert, load_checkpoint
-from senet_convert.cli import main
 from senet_convert.errors import ConvertError
 
 PROTO = FIXTURES / "tiny-senet.prototxt"
@@ -23,7 +22,7 @@ MODEL = FIXTURES / "tiny-senet.caffemodel"
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     out = tmp_path_factory.mktemp("c2t")
-    result = CliRunner().invoke(main, ["caffe2torch", str(PROTO), str(MODEL), "-o", str(out), "--safetensors"])
+    result = cli("caffe2torch", str(PROTO), str(MODEL), "-o", str(out), "--safetensors")
     assert result.exit_code == 0, result.output
     return out, result
 
@@ -121,7 +120,7 @@ def test_outputs_selects_caffe_blobs(tmp_path):
     assert logits.shape == (2, 10) and pooled.shape == (2, 32, 1, 1)
     probs = convert(PROTO, MODEL)(_inputs(2))
     assert torch.allclose(torch.softmax(logits, 1), probs, atol=1e-6)
-    result = CliRunner().invoke(main, ["caffe2torch", str(PROTO), str(MODEL), "-o", str(tmp_path), "--outputs", "classifier", "--no-pt2"])
+    result = cli("caffe2torch", str(PROTO), str(MODEL), "-o", str(tmp_path), "--outputs", "classifier", "--no-pt2")
     assert result.exit_code == 0, result.output
     rebuilt = load_checkpoint(tmp_path / "tiny-senet.pt")
     assert rebuilt(_inputs(2)).shape == (2, 10)
@@ -130,7 +129,7 @@ def test_outputs_selects_caffe_blobs(tmp_path):
 def test_unknown_output_blob_is_a_clear_error(tmp_path):
     with pytest.raises(ConvertError, match="nope"):
         convert(PROTO, MODEL, outputs=["nope"])
-    result = CliRunner().invoke(main, ["caffe2torch", str(PROTO), str(MODEL), "-o", str(tmp_path), "--outputs", "nope"])
+    result = cli("caffe2torch", str(PROTO), str(MODEL), "-o", str(tmp_path), "--outputs", "nope")
     assert result.exit_code == 2 and "nope" in result.stderr and "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
 
@@ -146,7 +145,7 @@ def test_checkpoint_errors_are_one_line(tmp_path):
 
 
 def test_checkpoint_states_a_changed_input_contract(tmp_path):
-    result = CliRunner().invoke(main, ["caffe2torch", str(PROTO), str(MODEL), "-o", str(tmp_path), "--no-pt2", "--input-space", "torchvision", "--global-pool"])
+    result = cli("caffe2torch", str(PROTO), str(MODEL), "-o", str(tmp_path), "--no-pt2", "--input-space", "torchvision", "--global-pool")
     assert result.exit_code == 0, result.output
     contract = torch.load(tmp_path / "tiny-senet.pt", weights_only=True)["input"]
     assert contract["color_order"] == "RGB" and contract["pixel_range"] == [0.0, 1.0]

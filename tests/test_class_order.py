@@ -8,12 +8,11 @@ from importlib import resources
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from conftest import FIXTURES
+from helpers import cli
 
 from senet_convert import load_checkpoint
 from senet_convert.caffe.writer import write_net_weights
-from senet_convert.cli import main
 from senet_convert.edits import class_order as classes
 from senet_convert.edits.class_order import class_order_of, reorder_classes
 from senet_convert.edits.notes import notes
@@ -113,7 +112,7 @@ def test_only_a_1000_way_classifier_is_reordered():
 
 def test_cli_class_order_survives_the_checkpoint(thousand, tmp_path):
     proto, model = thousand
-    result = CliRunner().invoke(main, ["caffe2torch", str(proto), str(model), "-o", str(tmp_path), "--no-pt2", "--class-order", "sorted", "--outputs", "classifier"])
+    result = cli("caffe2torch", str(proto), str(model), "-o", str(tmp_path), "--no-pt2", "--class-order", "sorted", "--outputs", "classifier")
     assert result.exit_code == 0, result.output
     assert "class-order: sorted" in result.stderr
     module = load_checkpoint(tmp_path / "tiny-1000.pt")

@@ -7,11 +7,10 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from click.testing import CliRunner
 from conftest import FIXTURES
+from helpers import cli
 
 from senet_convert import convert
-from senet_convert.cli import main
 
 PROTO = str(FIXTURES / "tiny-senet.prototxt")
 MODEL = str(FIXTURES / "tiny-senet.caffemodel")
@@ -20,7 +19,7 @@ MODEL = str(FIXTURES / "tiny-senet.caffemodel")
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     out = tmp_path_factory.mktemp("optimized")
-    result = CliRunner().invoke(main, ["caffe2torch", PROTO, MODEL, "-o", str(out), "--optimize", "--onnx", "--outputs", "classifier"])
+    result = cli("caffe2torch", PROTO, MODEL, "-o", str(out), "--optimize", "--onnx", "--outputs", "classifier")
     assert result.exit_code == 0, result.output
     return out, result
 
@@ -43,14 +42,14 @@ def test_optimized_onnx_is_marked_and_verified(written):
     model = onnx.load(str(out / "tiny-senet.onnx"))
     assert {p.key: p.value for p in model.metadata_props}["senet_convert.optimized"] == "true"
     assert not any(node.op_type == "BatchNormalization" for node in model.graph.node)
-    result = CliRunner().invoke(main, ["verify", PROTO, MODEL, "--optimize", "--onnx", str(out / "tiny-senet.onnx"), "--no-info", "--json", str(out / "r.json")])
+    result = cli("verify", PROTO, MODEL, "--optimize", "--onnx", str(out / "tiny-senet.onnx"), "--no-info", "--json", str(out / "r.json"))
     assert result.exit_code == 0, result.output
     rows = {b["name"]: b for b in json.loads((out / "r.json").read_text())["backends"]}
     assert rows["torch cpu, optimized"]["ok"]
 
 
 def test_caffe2onnx_optimize(tmp_path):
-    result = CliRunner().invoke(main, ["caffe2onnx", PROTO, MODEL, "-o", str(tmp_path / "fast.onnx"), "--optimize"])
+    result = cli("caffe2onnx", PROTO, MODEL, "-o", str(tmp_path / "fast.onnx"), "--optimize")
     assert result.exit_code == 0, result.output
     model = onnx.load(str(tmp_path / "fast.onnx"))
     assert {p.key: p.value for p in model.metadata_props}["senet_convert.optimized"] == "true"
@@ -70,6 +69,6 @@ def test_verify_optimize_catches_a_bad_fold(monkeypatch):
         return found
 
     monkeypatch.setattr(opt, "_affine", wrong)
-    result = CliRunner().invoke(main, ["verify", PROTO, MODEL, "--optimize", "--no-info"])
+    result = cli("verify", PROTO, MODEL, "--optimize", "--no-info")
     assert result.exit_code == 1, result.output
     assert "torch cpu, optimized" in result.stdout and "first value out of tolerance" in result.stdout

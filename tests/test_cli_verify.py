@@ -11,11 +11,10 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from click.testing import CliRunner
 from conftest import FIXTURES
+from helpers import cli
 
 from senet_convert import reference
-from senet_convert.cli import main
 from senet_convert.errors import ConvertError
 from senet_convert.loader import load_net
 from senet_convert.verify.inputs import load_image
@@ -24,8 +23,7 @@ PROTO = str(FIXTURES / "tiny-senet.prototxt")
 MODEL = str(FIXTURES / "tiny-senet.caffemodel")
 
 
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+invoke = cli
 
 
 @pytest.fixture(scope="module")
@@ -200,14 +198,14 @@ def test_without_pillow_the_error_says_what_to_install(tmp_path, monkeypatch):
 
 
 def test_verify_checks_a_transformed_conversion_and_reports_the_deviation(tmp_path):
-    converted = CliRunner().invoke(main, ["caffe2torch", PROTO, MODEL, "-o", str(tmp_path), "--global-pool", "--input-space", "torchvision"])
+    converted = cli("caffe2torch", PROTO, MODEL, "-o", str(tmp_path), "--global-pool", "--input-space", "torchvision")
     assert converted.exit_code == 0, converted.output
     args = ["verify", PROTO, MODEL, "--global-pool", "--input-space", "torchvision", "--no-info", "--json", str(tmp_path / "r.json")]
-    result = CliRunner().invoke(main, [*args, "--pt2", str(tmp_path / "tiny-senet.pt2")])
+    result = cli(*args, "--pt2", str(tmp_path / "tiny-senet.pt2"))
     assert result.exit_code == 0, result.output
     assert "deliberate deviation from the prototxt" in result.stdout and "global-pool" in result.stdout
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["ok"] and report["deviations"][0].startswith("global-pool")
     # The .pt2 has the adapter: checked against the untransformed net, its outputs differ.
-    plain = CliRunner().invoke(main, ["verify", PROTO, MODEL, "--no-info", "--pt2", str(tmp_path / "tiny-senet.pt2")])
+    plain = cli("verify", PROTO, MODEL, "--no-info", "--pt2", str(tmp_path / "tiny-senet.pt2"))
     assert plain.exit_code == 1, plain.output

@@ -10,11 +10,10 @@ import sys
 
 import pytest
 import torch
-from click.testing import CliRunner
 from conftest import FIXTURES, REPO, synthetic_net
+from helpers import cli
 
 from senet_convert import files
-from senet_convert.cli import main
 from senet_convert.errors import ConvertError
 from senet_convert.export.checkpoint import PT2_OVERHEAD_BYTES, save_pt2
 from senet_convert.to_torch import module_for
@@ -59,7 +58,7 @@ def test_a_failure_at_a_later_file_leaves_none_of_the_earlier_ones(tmp_path, mon
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr("senet_convert.export.checkpoint.save_safetensors", disk_full)
-    result = CliRunner().invoke(main, ["caffe2torch", str(PROTO), str(MODEL), "-o", str(out), "--no-pt2", "--safetensors"])
+    result = cli("caffe2torch", str(PROTO), str(MODEL), "-o", str(out), "--no-pt2", "--safetensors")
     assert result.exit_code == 2, result.output
     _one_line_error(result, str(out), os.strerror(errno.ENOSPC))
     # The new .pt was complete, but the job failed: the earlier file stays as it was, and nothing else is there.
@@ -76,7 +75,7 @@ def test_a_later_file_failing_inside_its_own_writer_names_the_final_path(tmp_pat
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr("senet_convert.export.checkpoint.write_torch", fails)
-    result = CliRunner().invoke(main, ["caffe2torch", str(PROTO), str(MODEL), "-o", str(out), "--no-pt2"])
+    result = cli("caffe2torch", str(PROTO), str(MODEL), "-o", str(out), "--no-pt2")
     assert result.exit_code == 2, result.output
     line = _one_line_error(result, f"{out / 'tiny-senet.pt'}: cannot write", os.strerror(errno.ENOSPC))
     assert ".tmp" not in line
@@ -88,7 +87,7 @@ def test_pt2_refuses_up_front_when_the_disk_is_too_small(tmp_path, monkeypatch):
     usage = collections.namedtuple("usage", "total used free")
     monkeypatch.setattr(files.shutil, "disk_usage", lambda path: usage(2**30, 2**30 - 2**20, 2**20))
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["caffe2torch", str(PROTO), str(MODEL), "-o", str(out)])
+    result = cli("caffe2torch", str(PROTO), str(MODEL), "-o", str(out))
     assert result.exit_code == 2, result.output
     _one_line_error(result, f"{out / 'tiny-senet.pt2'}: cannot write", "its disk has 1 MiB free")
     assert list(out.iterdir()) == []
