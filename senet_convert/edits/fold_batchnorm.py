@@ -29,10 +29,6 @@ from ..graph import Layer, Net
 
 _PRODUCERS = ("Convolution", "InnerProduct")  # what a BatchNorm/Scale chain folds into
 _IDENTITIES = ("Dropout", "Split")  # test-time identities: removed, their tops alias their bottom
-# Layers whose top is a new tensor (never a view of another value), so a ReLU may overwrite it.
-_FRESH = ("Convolution", "InnerProduct", "Axpy", "Eltwise", "Pooling", "Scale")
-
-
 
 
 @dataclass

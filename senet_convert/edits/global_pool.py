@@ -6,10 +6,6 @@ from ..errors import ConvertError
 from ..graph import Net
 from .notes import edit, proto_layer
 
-MARK = "# senet-convert:"
-DEVIATIONS = frozenset({"global-pool"})
-
-
 
 # ---- global pooling ----------------------------------------------------------------------
 

@@ -23,11 +23,8 @@ from . import lower, module_name
 from .conv import CaffeConv2d
 from .pooling import CaffePool2d
 
-_PRODUCERS = ("Convolution", "InnerProduct")  # what a BatchNorm/Scale chain folds into
-_IDENTITIES = ("Dropout", "Split")  # test-time identities: removed, their tops alias their bottom
 # Layers whose top is a new tensor (never a view of another value), so a ReLU may overwrite it.
 _FRESH = ("Convolution", "InnerProduct", "Axpy", "Eltwise", "Pooling", "Scale")
-
 
 
 # ---- the fast torch modules ----
@@ -83,8 +80,6 @@ def _speed_up(module: torch.fx.GraphModule, net: Net, *, inplace: bool, kept: se
         else:
             continue
         module.add_submodule(target, new)
-
-
 
 
 class Optimized(NamedTuple):

@@ -10,14 +10,6 @@ import onnx
 from ..errors import ConvertError
 from ..files import require_file
 
-OPSET = 18
-MIN_OPSET = 17
-BATCH = "batch"
-# Protobuf refuses messages of 2 GiB; the graph itself is small, so leave a margin for it.
-PROTO_LIMIT = 2**31 - 2**26
-STANDARD_DOMAINS = frozenset({"", "ai.onnx"})
-_SCOPES = "pkg.torch.onnx.name_scopes"
-
 
 def load_model(path: str | Path, *, with_data: bool = False) -> onnx.ModelProto:
     path = require_file(path)
