@@ -120,7 +120,7 @@ def test_optimized_graph_matches_the_oracle_value_by_value(net):
 
 
 def test_no_batchnorm_scale_or_dropout_modules(net):
-    module, folding = optimize(net)
+    module, _ = optimize(net)
     for name, sub in module.named_modules():
         assert not isinstance(sub, CaffeBatchNorm), name
         # Scales that remain take their factor from a second bottom (SE-BN-Inception's gate)
@@ -184,7 +184,7 @@ def test_requested_values_are_not_folded_away():
 
 def test_fast_modules_and_in_place_relu_leave_inputs_alone():
     net = load_net(FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
-    module, folding = optimize(net)
+    module, _ = optimize(net)
     kinds = {type(m) for m in module.modules()}
     assert FastPool2d in kinds and PointwiseConv2d in kinds
     assert any(isinstance(m, torch.nn.ReLU) and m.inplace for m in module.modules())
@@ -198,7 +198,7 @@ def test_fast_modules_and_in_place_relu_leave_inputs_alone():
 def test_channels_last_and_dynamo_fullgraph():
     # torch.compile's front end traces the whole graph without a break; the backend is left out (slow on CPU)
     net = load_net(FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
-    module, folding = optimize(net, outputs=["classifier"])
+    module, _ = optimize(net, outputs=["classifier"])
     x = torch.from_numpy(random_inputs(net)["data"]).repeat(3, 1, 1, 1)
     want = module(x)
     got = module(x.contiguous(memory_format=torch.channels_last))
@@ -210,7 +210,7 @@ def test_channels_last_and_dynamo_fullgraph():
 
 def test_torch_export_with_a_dynamic_batch():
     net = load_net(FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
-    module, folding = optimize(net)
+    module, _ = optimize(net)
     batch = torch.export.Dim("batch", min=1, max=64)
     program = torch.export.export(module, (torch.zeros(2, 3, 32, 32),), dynamic_shapes=({0: batch},))
     x = torch.from_numpy(random_inputs(net)["data"]).repeat(5, 1, 1, 1)

@@ -137,7 +137,7 @@ def _affine_layer(first: Layer, top: str, a: np.ndarray, b: np.ndarray) -> Layer
     )
 
 
-def _fold_chain(head: Layer | None, chain, net: Net, folding: "Folding", absorbed: set[int]) -> Layer:
+def _fold_chain(head: Layer | None, chain, net: Net, folding: Folding, absorbed: set[int]) -> Layer:
     """One layer for `head` (a Convolution/InnerProduct, or None) and the BatchNorm/Scale chain after it:
     the composed affine y = a*x + b folded into head's weights, or a Scale with a bias."""
     a, b = np.ones(chain[0][1][0].shape), np.zeros(chain[0][1][0].shape)

@@ -6,7 +6,6 @@ from ..errors import ConvertError
 from ..graph import Net
 from .notes import edit, proto_layer
 
-
 # ---- global pooling ----------------------------------------------------------------------
 
 
