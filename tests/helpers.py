@@ -134,6 +134,27 @@ def family_cases(family: str) -> list[str]:
     return sorted(t for t, spec in SPECS.items() if spec.family == family)
 
 
+def family_tests(family: str, cases: dict):
+    """The two tests every family file holds: a case for each registered type of the family, and the
+    kernel contract (kernel_contract_test) on those cases."""
+
+    def test_every_type_of_the_family_has_a_case():
+        assert sorted(cases) == family_cases(family)
+
+    return test_every_type_of_the_family_has_a_case, kernel_contract_test(cases)
+
+
+def lowering_grid_test(cases: dict):
+    """A test over `cases` (name -> (type, bottom shapes, params, tops)): each one-layer net's lowering
+    against the oracle (assert_matches_oracle)."""
+
+    @pytest.mark.parametrize("type_, bottoms, params, tops", grid(cases))
+    def test(type_, bottoms, params, tops):
+        assert_matches_oracle(layer_net(type_, params, *bottoms, tops=tops))
+
+    return test
+
+
 def kernel_contract_test(cases: dict):
     """A test over `cases` (type -> (params, input shapes, blob shapes, tops)): each kernel returns its tops
     in the input dtype, finite, never writes to its inputs, and float32 stays within float32 noise of float64."""

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from helpers import X, assert_matches_oracle, family_cases, forward1, grid, kernel_contract_test, layer_net
+from helpers import X, family_tests, forward1, lowering_grid_test
 
 # ---- activations -----------------------------------------------------------------------
 
@@ -41,21 +40,15 @@ CASES = {
     "TanH": ("", [X], [], 1),
 }
 GRID = {
-    # name: (type, bottom shapes, params)
-    "relu": ("ReLU", [(2, 3, 4, 4)], ""),
-    "leaky-relu": ("ReLU", [(2, 3, 4, 4)], "relu_param { negative_slope: 0.1 }"),
-    "sigmoid": ("Sigmoid", [(2, 3, 4, 4)], ""),
-    "tanh": ("TanH", [(2, 3, 4, 4)], ""),
+    # name: (type, bottom shapes, params, tops)
+    "relu": ("ReLU", [(2, 3, 4, 4)], "", 1),
+    "leaky-relu": ("ReLU", [(2, 3, 4, 4)], "relu_param { negative_slope: 0.1 }", 1),
+    "sigmoid": ("Sigmoid", [(2, 3, 4, 4)], "", 1),
+    "tanh": ("TanH", [(2, 3, 4, 4)], "", 1),
 }
 
 
-@pytest.mark.parametrize("type_, bottoms, params", grid(GRID))
-def test_activation_vs_oracle(type_, bottoms, params):
-    assert_matches_oracle(layer_net(type_, params, *bottoms))
+test_activation_vs_oracle = lowering_grid_test(GRID)
 
 
-def test_every_type_of_the_family_has_a_case():
-    assert sorted(CASES) == family_cases(FAMILY)
-
-
-test_kernel_keeps_dtype_and_inputs = kernel_contract_test(CASES)
+test_every_type_of_the_family_has_a_case, test_kernel_keeps_dtype_and_inputs = family_tests(FAMILY, CASES)

@@ -3,17 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import (
-    X,
-    assert_matches_oracle,
-    family_cases,
-    forward,
-    forward1,
-    grid,
-    kernel_contract_test,
-    layer_net,
-    one,
-)
+from helpers import X, family_tests, forward, forward1, lowering_grid_test, one
 
 from senet_convert.errors import ConvertError
 
@@ -87,25 +77,19 @@ CASES = {
     "Axpy": ("", [(2, 3, 1, 1), X, X], [], 1),
 }
 GRID = {
-    # name: (type, bottom shapes, params)
-    "sum": ("Eltwise", [(2, 3, 4, 4)] * 2, ""),
-    "sum-3": ("Eltwise", [(2, 3, 4, 4)] * 3, "eltwise_param { operation: SUM }"),
-    "sum-coeff": ("Eltwise", [(2, 3, 4, 4)] * 3, "eltwise_param { coeff: 0.5 coeff: -2 coeff: 3 }"),
-    "sum-coeff-ones": ("Eltwise", [(2, 3)] * 2, "eltwise_param { coeff: 1 coeff: 1 }"),
-    "prod": ("Eltwise", [(2, 3, 4, 4)] * 3, "eltwise_param { operation: PROD }"),
-    "max": ("Eltwise", [(2, 3, 4, 4)] * 3, "eltwise_param { operation: MAX }"),
-    "axpy-nc11": ("Axpy", [(2, 3, 1, 1), (2, 3, 4, 5), (2, 3, 4, 5)], ""),
-    "axpy-nc": ("Axpy", [(2, 3), (2, 3, 4, 5), (2, 3, 4, 5)], ""),
+    # name: (type, bottom shapes, params, tops)
+    "sum": ("Eltwise", [(2, 3, 4, 4)] * 2, "", 1),
+    "sum-3": ("Eltwise", [(2, 3, 4, 4)] * 3, "eltwise_param { operation: SUM }", 1),
+    "sum-coeff": ("Eltwise", [(2, 3, 4, 4)] * 3, "eltwise_param { coeff: 0.5 coeff: -2 coeff: 3 }", 1),
+    "sum-coeff-ones": ("Eltwise", [(2, 3)] * 2, "eltwise_param { coeff: 1 coeff: 1 }", 1),
+    "prod": ("Eltwise", [(2, 3, 4, 4)] * 3, "eltwise_param { operation: PROD }", 1),
+    "max": ("Eltwise", [(2, 3, 4, 4)] * 3, "eltwise_param { operation: MAX }", 1),
+    "axpy-nc11": ("Axpy", [(2, 3, 1, 1), (2, 3, 4, 5), (2, 3, 4, 5)], "", 1),
+    "axpy-nc": ("Axpy", [(2, 3), (2, 3, 4, 5), (2, 3, 4, 5)], "", 1),
 }
 
 
-@pytest.mark.parametrize("type_, bottoms, params", grid(GRID))
-def test_eltwise_vs_oracle(type_, bottoms, params):
-    assert_matches_oracle(layer_net(type_, params, *bottoms))
+test_eltwise_vs_oracle = lowering_grid_test(GRID)
 
 
-def test_every_type_of_the_family_has_a_case():
-    assert sorted(CASES) == family_cases(FAMILY)
-
-
-test_kernel_keeps_dtype_and_inputs = kernel_contract_test(CASES)
+test_every_type_of_the_family_has_a_case, test_kernel_keeps_dtype_and_inputs = family_tests(FAMILY, CASES)

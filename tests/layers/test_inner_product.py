@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from helpers import X, assert_matches_oracle, family_cases, forward1, grid, kernel_contract_test, layer_net
+from helpers import X, family_tests, forward1, lowering_grid_test
 
 # ---- InnerProduct ----------------------------------------------------------------------
 
@@ -47,13 +46,7 @@ GRID = {
 }
 
 
-@pytest.mark.parametrize("type_, bottoms, params, tops", grid(GRID))
-def test_inner_product_vs_oracle(type_, bottoms, params, tops):
-    assert_matches_oracle(layer_net(type_, params, *bottoms, tops=tops))
+test_inner_product_vs_oracle = lowering_grid_test(GRID)
 
 
-def test_every_type_of_the_family_has_a_case():
-    assert sorted(CASES) == family_cases(FAMILY)
-
-
-test_kernel_keeps_dtype_and_inputs = kernel_contract_test(CASES)
+test_every_type_of_the_family_has_a_case, test_kernel_keeps_dtype_and_inputs = family_tests(FAMILY, CASES)

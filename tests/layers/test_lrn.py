@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import GOLDENS, need_shared
 from goldens import BLOB_TOLERANCE, Case, Comparison
-from helpers import X, assert_matches_oracle, family_cases, forward1, grid, kernel_contract_test, layer_net
+from helpers import X, assert_matches_oracle, family_tests, forward1, grid, layer_net
 
 from senet_convert import reference
 from senet_convert.errors import ConvertError
@@ -99,8 +99,4 @@ CASES = {
 }
 
 
-def test_every_type_of_the_family_has_a_case():
-    assert sorted(CASES) == family_cases(FAMILY)
-
-
-test_kernel_keeps_dtype_and_inputs = kernel_contract_test(CASES)
+test_every_type_of_the_family_has_a_case, test_kernel_keeps_dtype_and_inputs = family_tests(FAMILY, CASES)

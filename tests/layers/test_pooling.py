@@ -3,17 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import (
-    FLT_MAX,
-    assert_matches_oracle,
-    family_cases,
-    forward,
-    forward1,
-    grid,
-    kernel_contract_test,
-    layer_net,
-    one,
-)
+from helpers import FLT_MAX, assert_matches_oracle, family_tests, forward, forward1, grid, layer_net, one
 
 from senet_convert.errors import ConvertError
 
@@ -240,8 +230,4 @@ CASES = {
 }
 
 
-def test_every_type_of_the_family_has_a_case():
-    assert sorted(CASES) == family_cases(FAMILY)
-
-
-test_kernel_keeps_dtype_and_inputs = kernel_contract_test(CASES)
+test_every_type_of_the_family_has_a_case, test_kernel_keeps_dtype_and_inputs = family_tests(FAMILY, CASES)

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from helpers import X, assert_matches_oracle, family_cases, forward1, grid, kernel_contract_test, layer_net
+from helpers import X, family_tests, forward1, lowering_grid_test
 
 
 def test_softmax():
@@ -25,20 +24,14 @@ CASES = {
     "Softmax": ("", [X], [], 1),
 }
 GRID = {
-    # name: (type, bottom shapes, params)
-    "softmax": ("Softmax", [(2, 10)], ""),
-    "softmax-axis1-4d": ("Softmax", [(2, 5, 3, 3)], ""),
-    "softmax-axis-1": ("Softmax", [(2, 5, 3, 4)], "softmax_param { axis: -1 }"),
+    # name: (type, bottom shapes, params, tops)
+    "softmax": ("Softmax", [(2, 10)], "", 1),
+    "softmax-axis1-4d": ("Softmax", [(2, 5, 3, 3)], "", 1),
+    "softmax-axis-1": ("Softmax", [(2, 5, 3, 4)], "softmax_param { axis: -1 }", 1),
 }
 
 
-@pytest.mark.parametrize("type_, bottoms, params", grid(GRID))
-def test_softmax_vs_oracle(type_, bottoms, params):
-    assert_matches_oracle(layer_net(type_, params, *bottoms))
+test_softmax_vs_oracle = lowering_grid_test(GRID)
 
 
-def test_every_type_of_the_family_has_a_case():
-    assert sorted(CASES) == family_cases(FAMILY)
-
-
-test_kernel_keeps_dtype_and_inputs = kernel_contract_test(CASES)
+test_every_type_of_the_family_has_a_case, test_kernel_keeps_dtype_and_inputs = family_tests(FAMILY, CASES)
