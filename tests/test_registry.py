@@ -3,6 +3,7 @@ every type has every backend, each under the family's file name, and a case in t
 (tests/layers/test_<family>.py); duplicates and misses are refused, and a miss names the layer."""
 from __future__ import annotations
 
+import ast
 import importlib.util
 
 import pytest
@@ -77,3 +78,15 @@ def test_bottom_counts_are_checked_once_at_load(caffe_type):
     bottoms = "".join(f' bottom: "x{i}"' for i in range(n))
     with pytest.raises(ConvertError, match=f"layer 'l' \\({caffe_type}\\): takes .* bottoms, got {n}"):
         net_from_text(head + f'layer {{ name: "l" type: "{caffe_type}"{bottoms} top: "y" }}')
+
+
+@pytest.mark.parametrize("package", sorted(BACKENDS))
+def test_backends_take_only_the_validated_parameters_from_the_registry(package):
+    # The oracle and the lowering share the reading of the parameters (Setup.params) and nothing else:
+    # they import the registry's plumbing, never a family's reader with its shape arithmetic.
+    allowed = {"Backend", "Setup", "check_blobs", "setup_of"}
+    for path in sorted((REPO / "senet_convert" / package).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("caffe.layers"):
+                names = {alias.name for alias in node.names}
+                assert node.module == "caffe.layers" and names <= allowed, f"{path.name} imports {node.module}: {names}"
