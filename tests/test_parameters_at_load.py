@@ -68,3 +68,15 @@ def test_an_input_has_at_most_caffes_32_axes(tmp_path, axes, refused):
         assert_one_line_error(result, "input 'data'", f"{axes} axes", "limit of 32")
     else:
         assert result.exit_code == 0, result.output
+
+
+def test_an_in_place_layer_on_the_input_converts_to_onnx_and_verifies(tmp_path):
+    # bottom: "data" top: "data": the input's final value is the ReLU's, which ONNX cannot also name "data"
+    prototxt = tmp_path / "inplace.prototxt"
+    prototxt.write_text(INPUT + 'layer {\n  name: "relu" type: "ReLU" bottom: "data" top: "data"\n}\n')
+    caffemodel = tmp_path / "inplace.caffemodel"
+    write_caffemodel(caffemodel, [(caffe_pb2.LayerParameter(name="relu", type="ReLU"), [])], name="t")
+    result = cli("caffe2onnx", prototxt, caffemodel, "-o", tmp_path / "t.onnx")
+    assert result.exit_code == 0, result.output
+    result = cli("verify", prototxt, caffemodel, "--onnx", tmp_path / "t.onnx", "--no-info")
+    assert result.exit_code == 0 and "verify: PASSED" in result.output, result.output

@@ -49,7 +49,10 @@ def output_names(net: Net, outputs: Sequence[str] | None) -> tuple[list[str], li
     """
     values, names = [], []
     for value in net.resolve(net.outputs if outputs is None else outputs):
-        label = net.blob_of[value] if net.final.get(net.blob_of[value]) == value else value
+        blob = net.blob_of[value]
+        # A blob's final value takes the blob's name, except where an in-place layer overwrote a net
+        # input: ONNX names are defined once, and the graph input already holds that name.
+        label = blob if net.final.get(blob) == value and (value == blob or blob not in net.inputs) else value
         if label in names:
             raise ConvertError(f"output '{label}' is asked for twice")
         values.append(value)
