@@ -367,3 +367,7 @@ def infer(param: caffe_pb2.LayerParameter, shapes: list[Shape]) -> tuple[list[Sh
         raise ShapeError(f"takes {wanted} bottoms, got {len(shapes)}")
     tops = entry.tops(param, shapes)
     return tops, entry.blobs(param, shapes)
+
+
+# The rules of the remaining layer types live beside these; importing them registers them.
+from . import more_shapes  # noqa: E402,F401

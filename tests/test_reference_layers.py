@@ -555,6 +555,26 @@ CASES = {
     "Softmax": ("", [X], [], 1),
     "Split": ("", [X], [], 2),
     "TanH": ("", [X], [], 1),
+    "AbsVal": ("", [X], [], 1),
+    "ArgMax": ("argmax_param { top_k: 2 out_max_val: true }", [X], [], 1),
+    "BNLL": ("", [X], [], 1),
+    "Clip": ("clip_param { min: -0.5 max: 0.5 }", [X], [], 1),
+    "Crop": ("crop_param { offset: 1 }", [X, (2, 3, 2, 3)], [], 1),
+    "Deconvolution": ("convolution_param { num_output: 4 kernel_size: 3 stride: 2 }", [X], [(3, 4, 3, 3), (4,)], 1),
+    "ELU": ("", [X], [], 1),
+    "Embed": ("embed_param { num_output: 3 input_dim: 10 }", [(2, 3)], [(10, 3), (3,)], 1),
+    "Exp": ("exp_param { scale: 0.5 }", [X], [], 1),
+    "Log": ("log_param { shift: 10 }", [X], [], 1),
+    "MVN": ("", [X], [], 1),
+    "PReLU": ("", [X], [(3,)], 1),
+    "Parameter": ("parameter_param { shape { dim: 2 dim: 3 } }", [], [(2, 3)], 1),
+    "Power": ("power_param { power: 2 shift: 1 }", [X], [], 1),
+    "Reduction": ("reduction_param { axis: 1 operation: SUMSQ }", [X], [], 1),
+    "SPP": ("spp_param { pyramid_height: 2 }", [X], [], 1),
+    "Slice": ("slice_param { slice_point: 1 }", [X], [], 2),
+    "Swish": ("", [X], [], 1),
+    "Threshold": ("", [X], [], 1),
+    "Tile": ("tile_param { tiles: 2 }", [X], [], 1),
 }
 
 
@@ -568,10 +588,15 @@ def test_kernel_keeps_dtype_and_inputs(type_, dtype):
     params, in_shapes, blob_shapes, tops = CASES[type_]
     rng = np.random.default_rng(0)
     inputs = [rng.standard_normal(s).astype(dtype) for s in in_shapes]
+    if type_ == "Embed":  # indices into the table
+        inputs = [rng.integers(0, 10, s).astype(dtype) for s in in_shapes]
     before = [x.copy() for x in inputs]
     blobs = [rng.uniform(0.5, 1.5, s).astype(np.float32) for s in blob_shapes]
     layer = make_layer(type_, params, bottoms=len(inputs), tops=tops, blobs=blobs)
     outs = KERNELS[type_](layer, inputs)
+    if not inputs:  # no bottom to take the dtype from (Parameter): run() gives the top the working dtype
+        net = Net(name="one", inputs={}, layers=[layer], outputs=list(layer.tops), shapes={}, blob_of={}, final={})
+        outs = list(reference.run(net, {}, dtype=dtype).values())
     assert len(outs) == tops
     assert all(o.dtype == dtype for o in outs)
     assert all(np.isfinite(o).all() for o in outs)

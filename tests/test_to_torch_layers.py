@@ -358,7 +358,7 @@ def test_registering_a_type_twice_fails():
 def test_unknown_type_names_layer_type_and_supported():
     param = text_format.Parse('name: "lrn1" type: "LRN"', caffe_pb2.LayerParameter())
     layer = Layer(name="lrn1", type="LRN", bottoms=("x",), tops=("y",), param=param, line=12)
-    with pytest.raises(ConvertError, match=r"layer 'lrn1' \(LRN\) at line 12.*'LRN'.*BatchNorm, Bias, Concat"):
+    with pytest.raises(ConvertError, match=r"layer 'lrn1' \(LRN\) at line 12.*'LRN'.*BatchNorm, Bias, Clip, Concat"):
         build(layer)
 
 

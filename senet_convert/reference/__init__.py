@@ -15,6 +15,7 @@ from ..graph import Net
 
 # Importing the kernel modules registers their kernels.
 from . import activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor  # noqa: F401
+from . import deconv, embed, neuron, normalization, parameter, reduction, slicing, spp  # noqa: F401
 from .registry import KERNELS, Kernel, kernel_for, register
 
 SUPPORTED_TYPES: tuple[str, ...] = tuple(sorted(KERNELS))
@@ -65,6 +66,8 @@ def run(
         except KeyError as exc:
             raise ConvertError(f"{layer.where()}: reads '{exc.args[0]}', which no earlier layer defines") from None
         tops = kernel(layer, args)
+        if not layer.bottoms:  # a layer without bottoms (Parameter) cannot see the working dtype
+            tops = [np.asarray(top, dtype=dtype) for top in tops]
         if len(tops) != len(layer.tops) or any(top.dtype != dtype for top in tops):
             raise TypeError(
                 f"numpy reference bug: the '{layer.type}' kernel returned {len(tops)} arrays of dtypes "

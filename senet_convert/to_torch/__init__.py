@@ -30,10 +30,12 @@ from torch import fx
 from ..errors import ConvertError
 from ..graph import Layer, Net
 from . import activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor
+from . import deconv, embed, neuron, normalization, parameter, reduction, slicing, spp
 from .registry import BUILDERS, SHARE_WEIGHTS, blob_names, build, register
 
 # Importing a family registers its builders.
-FAMILIES = (activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor)
+FAMILIES = (activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor,
+            deconv, embed, neuron, normalization, parameter, reduction, slicing, spp)
 SUPPORTED_TYPES: tuple[str, ...] = tuple(sorted(BUILDERS))
 
 __all__ = ["SUPPORTED_TYPES", "build", "caffe_name", "lower", "module_name", "one_pass_pairs", "parameter_map", "register"]
