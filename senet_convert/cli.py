@@ -39,9 +39,14 @@ def main():
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 def inspect(prototxt, caffemodel, batch, as_json):
     """Show each layer (type, bottoms -> tops, output shape, parameters), totals and the weight matching."""
-    from .summary import render, summarize
+    from .errors import UnsupportedLayers
+    from .summary import render, render_unsupported, summarize
 
-    net = _load(prototxt, caffemodel, batch)
+    try:
+        net = _load(prototxt, caffemodel, batch)
+    except UnsupportedLayers as exc:  # list all that the net lacks, then fail as every command does
+        click.echo(render_unsupported(exc, as_json))
+        raise
     summary = summarize(net)
     click.echo(json.dumps(summary, indent=1) if as_json else render(summary))
 

@@ -14,7 +14,7 @@ from .caffe import caffe_pb2
 from .caffe.caffemodel import CaffeModel, StoredBlob, read_caffemodel
 from .caffe.prototxt import layer_lines, mean_from_comment, parse_net, read_text
 from .caffe.upgrade import upgrade_net
-from .errors import ConvertError
+from .errors import ConvertError, UnsupportedLayers
 from .graph import Layer, Net, Shape
 
 # Layers that only matter for training or for reading datasets: dropped from the graph.
@@ -188,6 +188,18 @@ def _outputs(layers: list[Layer], inputs: dict[str, Shape], final: dict[str, str
     return [final[blob] for blob in sorted(available)]
 
 
+def _check_supported(proto, lines: list[int], state, path: Path, supported: set[str]) -> None:
+    """Every layer type the net uses and nothing supports, in one error (not just the first)."""
+    known = supported | SKIPPED_TYPES | DATA_TYPES | {"Input"}
+    missing: dict[str, list] = {}
+    for index, layer in enumerate(proto.layer):
+        if layer.type not in known and _included(layer, state):
+            line = lines[index] if index < len(lines) else None
+            missing.setdefault(layer.type, [layer.type, 0, layer.name, line])[1] += 1
+    if missing:
+        raise UnsupportedLayers(path, [tuple(entry) for entry in missing.values()], supported_types())
+
+
 def build_graph(proto: caffe_pb2.NetParameter, text: str, path: Path, batch: int | None) -> Net:
     lines = layer_lines(text)
     if proto.layers:
@@ -200,6 +212,7 @@ def build_graph(proto: caffe_pb2.NetParameter, text: str, path: Path, batch: int
     for name, shape in _net_inputs(proto, path, batch).items():
         builder.add_input(name, shape)
     supported = set(shape_rules.RULES)
+    _check_supported(proto, lines, state, path, supported)
     skipped_blobs: set[str] = set()
     for index, layer in enumerate(proto.layer):
         line = lines[index] if index < len(lines) else None
@@ -223,8 +236,6 @@ def build_graph(proto: caffe_pb2.NetParameter, text: str, path: Path, batch: int
         if layer.type in SKIPPED_TYPES:
             skipped_blobs.update(layer.top)
             continue
-        if layer.type not in supported:
-            raise ConvertError(f"{where}: unknown layer type '{layer.type}'; supported: {', '.join(supported_types())}")
         if any(b in skipped_blobs for b in layer.bottom):
             raise ConvertError(f"{where}: reads the output of a loss or accuracy layer")
         builder.add(layer, line)

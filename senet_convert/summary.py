@@ -1,6 +1,7 @@
 """What `senet-convert inspect` shows: a per-layer table, totals, and the weight-matching report."""
 from __future__ import annotations
 
+import json
 import math
 
 from google.protobuf import text_format
@@ -109,4 +110,18 @@ def render(summary: dict) -> str:
             lines.append("weights: every weighted layer in the caffemodel is used")
     else:
         lines.append("weights: none loaded (no caffemodel given)")
+    return "\n".join(lines)
+
+
+def render_unsupported(error, as_json: bool = False) -> str:
+    """What `inspect` prints for a net with unsupported layer types: each type, its count, its first layer."""
+    rows = [{"type": kind, "layers": count, "first_layer": name, "line": line} for kind, count, name, line in error.missing]
+    if as_json:
+        return json.dumps({"prototxt": str(error.path), "unsupported": rows, "supported": error.supported}, indent=1)
+    header = ("type", "layers", "first layer", "line")
+    table = [(r["type"], str(r["layers"]), r["first_layer"], str(r["line"] or "")) for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(header)]
+    lines = [f"{error.path}: the net uses {len(rows)} layer type{'s' if len(rows) > 1 else ''} that senet-convert does not support"]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in (header, tuple("-" * w for w in widths), *table)]
+    lines.append("A plugin can add a layer type without changing senet-convert: see docs/plugins.md.")
     return "\n".join(lines)
