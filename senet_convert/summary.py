@@ -6,6 +6,7 @@ import math
 
 from google.protobuf import text_format
 
+from .caffe.extensions import declared_fields
 from .graph import Layer, Net
 from .shapes import blob_shapes, conv_geometry, fmt
 
@@ -15,6 +16,9 @@ def layer_params(layer: Layer) -> str:
     for field, value in layer.param.ListFields():
         if field.name.endswith("_param") and field.name not in ("transform_param", "loss_param"):
             return text_format.MessageToString(value, as_one_line=True)
+    for declared in declared_fields().values():  # a Caffe fork's field, declared by a plugin
+        if declared.has(layer):
+            return text_format.MessageToString(declared.of(layer), as_one_line=True)
     return ""
 
 

@@ -26,7 +26,9 @@ class MVN(nn.Module):
         rows = x.flatten(1) if self.across_channels else x.flatten(2)
         centred = rows - rows.mean(-1, keepdim=True)
         if self.normalize_variance:
-            centred = centred / (torch.sqrt((centred * centred).mean(-1, keepdim=True)) + self.eps)
+            std = torch.sqrt((centred * centred).mean(-1, keepdim=True))
+            # full_like, not the float itself: torch.onnx's optimizer drops an Add of a constant below 1e-8
+            centred = centred / (std + torch.full_like(std, self.eps))
         return centred.reshape(x.shape)
 
 
