@@ -23,7 +23,7 @@ def _clip(param):
 
 
 def _base(base: float, what: str, allow_one: bool = True):
-    if base != -1 and (base <= 0 or (not allow_one and base == 1)):
+    if base != -1 and (not base > 0 or (not allow_one and base == 1)):  # NaN is refused too, as Caffe's CHECK_GT
         raise ShapeError(f"{what} base {base:g} must be positive{'' if allow_one else ' and not 1'} (or -1 for e)")
 
 
