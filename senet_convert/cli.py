@@ -12,11 +12,34 @@ from .errors import ConvertError
 _existing = click.Path(dir_okay=False, path_type=Path)
 
 
+def _load_plugins(ctx, param, files):
+    from .plugins import load_plugin
+
+    for path in files:
+        load_plugin(path)
+
+
+class _Command(click.Command):
+    """Every command takes --plugin FILE.py (repeatable), loaded before anything else is read."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params.insert(0, click.Option(
+            ["--plugin", "plugin_files"], type=_existing, multiple=True, callback=_load_plugins, expose_value=False,
+            is_eager=True, help="A plugin file adding layer types (see docs/plugins.md); repeatable.",
+        ))
+
+
 class _Group(click.Group):
     """Turns ConvertError (bad input) into one line on stderr and exit status 2."""
 
+    command_class = _Command
+
     def invoke(self, ctx):
         try:
+            from .plugins import load_installed
+
+            load_installed()  # installed plugin packages (the senet_convert.plugins entry points)
             return super().invoke(ctx)
         except ConvertError as exc:
             click.echo(f"senet-convert: error: {exc}", err=True)

@@ -1,10 +1,12 @@
 """What `senet-convert inspect` shows: a per-layer table, totals, and the weight-matching report."""
 from __future__ import annotations
 
+import json
 import math
 
 from google.protobuf import text_format
 
+from .caffe.extensions import declared_fields
 from .caffe.layers.registry import fmt
 from .graph import Layer, Net
 
@@ -14,6 +16,9 @@ def layer_params(layer: Layer) -> str:
     for field, value in layer.param.ListFields():
         if field.name.endswith("_param") and field.name not in ("transform_param", "loss_param"):
             return text_format.MessageToString(value, as_one_line=True)
+    for declared in declared_fields().values():  # a Caffe fork's field, declared by a plugin
+        if declared.has(layer):
+            return text_format.MessageToString(declared.of(layer), as_one_line=True)
     return ""
 
 
@@ -108,4 +113,18 @@ def render(summary: dict) -> str:
             lines.append("weights: every weighted layer in the caffemodel is used")
     else:
         lines.append("weights: none loaded (no caffemodel given)")
+    return "\n".join(lines)
+
+
+def render_unsupported(error, as_json: bool = False) -> str:
+    """What `inspect` prints for a net with unsupported layer types: each type, its count, its first layer."""
+    rows = [{"type": kind, "layers": count, "first_layer": name, "line": line} for kind, count, name, line in error.missing]
+    if as_json:
+        return json.dumps({"prototxt": str(error.path), "unsupported": rows, "supported": error.supported}, indent=1)
+    header = ("type", "layers", "first layer", "line")
+    table = [(r["type"], str(r["layers"]), r["first_layer"], str(r["line"] or "")) for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(header)]
+    lines = [f"{error.path}: the net uses {len(rows)} layer type{'s' if len(rows) > 1 else ''} that senet-convert does not support"]
+    lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in (header, tuple("-" * w for w in widths), *table)]
+    lines.append("A plugin can add a layer type without changing senet-convert: see docs/plugins.md.")
     return "\n".join(lines)

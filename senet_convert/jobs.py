@@ -120,9 +120,15 @@ def output_dir(path: Path) -> Path:
 def inspect(prototxt, caffemodel=None, *, batch=None, as_json=False) -> str:
     import json
 
-    from .inspection import render, summarize
+    from .errors import UnsupportedLayers
+    from .inspection import render, render_unsupported, summarize
 
-    summary = summarize(load_net_with_progress(prototxt, caffemodel, batch=batch))
+    try:
+        net = load_net_with_progress(prototxt, caffemodel, batch=batch)
+    except UnsupportedLayers as exc:  # list all that the net lacks, then fail as every command does
+        print(render_unsupported(exc, as_json))
+        raise
+    summary = summarize(net)
     return json.dumps(summary, indent=1) if as_json else render(summary)
 
 

@@ -13,7 +13,7 @@ from .caffe.layers.registry import check_shape
 from .caffe.prototxt import layer_lines, mean_from_comment, parse_net, read_text
 from .caffe.upgrade import upgrade_net
 from .caffe.weights import attach_weights, fill_weights
-from .errors import ConvertError
+from .errors import ConvertError, UnsupportedLayers
 from .graph import Layer, Net, Shape
 
 # Layers that only matter for training or for reading datasets: dropped from the graph.
@@ -184,6 +184,18 @@ def _outputs(layers: list[Layer], inputs: dict[str, Shape], final: dict[str, str
     return [final[blob] for blob in sorted(available)]
 
 
+def _check_supported(proto, lines: list[int], state, path: Path, supported: set[str]) -> None:
+    """Every layer type the net uses and nothing supports, in one error (not just the first)."""
+    known = supported | SKIPPED_TYPES | DATA_TYPES | {"Input"}
+    missing: dict[str, list] = {}
+    for index, layer in enumerate(proto.layer):
+        if layer.type not in known and _included(layer, state):
+            line = lines[index] if index < len(lines) else None
+            missing.setdefault(layer.type, [layer.type, 0, layer.name, line])[1] += 1
+    if missing:
+        raise UnsupportedLayers(path, [tuple(entry) for entry in missing.values()], supported_types())
+
+
 def build_graph(proto: caffe_pb2.NetParameter, text: str, path: Path, batch: int | None) -> Net:
     lines = layer_lines(text)
     if proto.layers:
@@ -195,6 +207,7 @@ def build_graph(proto: caffe_pb2.NetParameter, text: str, path: Path, batch: int
     builder = _Builder(path, batch)
     for name, shape in _net_inputs(proto, path, batch).items():
         builder.add_input(name, shape)
+    _check_supported(proto, lines, state, path, set(SPECS))
     skipped_blobs: set[str] = set()
     for index, layer in enumerate(proto.layer):
         line = lines[index] if index < len(lines) else None
@@ -218,8 +231,6 @@ def build_graph(proto: caffe_pb2.NetParameter, text: str, path: Path, batch: int
         if layer.type in SKIPPED_TYPES:
             skipped_blobs.update(layer.top)
             continue
-        if layer.type not in SPECS:
-            raise ConvertError(f"{where}: unknown layer type '{layer.type}'; supported: {', '.join(supported_types())}")
         if any(b in skipped_blobs for b in layer.bottom):
             raise ConvertError(f"{where}: reads the output of a loss or accuracy layer")
         builder.add(layer, line)

@@ -58,8 +58,8 @@ def test_prototxt_syntax_error_names_line_and_column(tmp_path):
 
 def test_unknown_layer_type_lists_supported(tmp_path):
     bad = tmp_path / "lrn.prototxt"
-    bad.write_text(PROTO.read_text().replace('type: "Sigmoid"', 'type: "Swish"', 1))
-    message = assert_one_line_error(run("inspect", bad), "Swish", "supported:", "Axpy", "BatchNorm")
+    bad.write_text(PROTO.read_text().replace('type: "Sigmoid"', 'type: "Interp"', 1))
+    message = assert_one_line_error(run("inspect", bad), "Interp", "supported:", "Axpy", "BatchNorm")
     assert "conv2_1_prob" in message
 
 

@@ -17,6 +17,10 @@ from senet_convert.loader import net_from_text
 from senet_convert.to_torch.registry import BUILDERS
 
 BACKENDS = {"reference": reference.KERNELS, "to_torch": BUILDERS}
+# Types registered shape-only (senet_convert/more_shapes.py): no typed parameters yet, their backends read
+# layer.param themselves; their cases are in tests/test_more_layers.py.
+SHAPE_ONLY = sorted(t for t, spec in SPECS.items() if not spec.module.startswith("senet_convert.caffe.layers."))
+TYPED = sorted(t for t in SPECS if t not in SHAPE_ONLY)
 
 
 def _family_tests(family: str):
@@ -28,7 +32,7 @@ def _family_tests(family: str):
     return module
 
 
-@pytest.mark.parametrize("caffe_type", sorted(SPECS))
+@pytest.mark.parametrize("caffe_type", TYPED)
 def test_every_type_has_every_backend_under_its_family_file(caffe_type):
     family = SPECS[caffe_type].family
     assert SPECS[caffe_type].module == f"senet_convert.caffe.layers.{family}"
@@ -37,9 +41,19 @@ def test_every_type_has_every_backend_under_its_family_file(caffe_type):
         assert backend[caffe_type].__module__ == f"senet_convert.{package}.{family}"
 
 
-@pytest.mark.parametrize("caffe_type", sorted(SPECS))
+@pytest.mark.parametrize("caffe_type", TYPED)
 def test_every_type_has_a_case_in_its_family_test_file(caffe_type):
     assert caffe_type in _family_tests(SPECS[caffe_type].family).CASES
+
+
+@pytest.mark.parametrize("caffe_type", SHAPE_ONLY)
+def test_every_shape_only_type_has_every_backend_and_a_case(caffe_type):
+    for package, backend in BACKENDS.items():
+        assert caffe_type in backend and backend.reads_layer(caffe_type), package
+    spec = importlib.util.spec_from_file_location("more_layers_cases", REPO / "tests" / "test_more_layers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert caffe_type in module.CASES
 
 
 def test_backends_implement_exactly_the_registered_types():
@@ -54,7 +68,7 @@ def test_registering_a_type_twice_fails():
 
 
 def test_a_backend_refuses_duplicates_and_types_the_registry_lacks():
-    backend = Backend("test backend", "thing")
+    backend = Backend("test backend", "thing", arity=3)
     backend.register("ReLU")(lambda *args: None)
     with pytest.raises(ValueError, match="test backend: Caffe type 'ReLU' registered twice"):
         backend.register("ReLU")(lambda *args: None)
@@ -67,7 +81,7 @@ def test_a_miss_names_the_layer_its_type_its_line_and_every_supported_type():
     with pytest.raises(ConvertError) as info:
         net_from_text(text, "net.prototxt")
     message = str(info.value)
-    assert message.startswith("net.prototxt:3: layer 'f' (Frobnicate): unknown layer type 'Frobnicate'")
+    assert message.startswith("net.prototxt: 1 unsupported layer type: 'Frobnicate' (1 layer, first 'f' at line 3)")
     assert all(caffe_type in message for caffe_type in SPECS)
 
 

@@ -42,7 +42,7 @@ def test_registering_a_type_twice_fails():
 def test_unknown_type_names_layer_type_and_supported():
     param = text_format.Parse('name: "frob1" type: "Frobnicate"', caffe_pb2.LayerParameter())
     layer = Layer(name="frob1", type="Frobnicate", bottoms=("x",), tops=("y",), param=param, line=12)
-    with pytest.raises(ConvertError, match=r"layer 'frob1' \(Frobnicate\) at line 12.*'Frobnicate'.*BatchNorm, Bias, Concat"):
+    with pytest.raises(ConvertError, match=r"layer 'frob1' \(Frobnicate\) at line 12.*'Frobnicate'.*BatchNorm, Bias, Clip, Concat"):
         build(layer)
 
 

@@ -13,7 +13,8 @@ from google.protobuf import text_format
 
 from ..errors import ConvertError
 from ..files import reading
-from . import caffe_pb2
+from . import caffe_pb2, extensions
+from .fork_fields import unknown_field_error
 
 _MEAN_COMMENT = re.compile(r"#\s*mean_value\s*:?\s*([-\d.]+)\s*,\s*([-\d.]+)\s*,\s*([-\d.]+)")
 
@@ -30,7 +31,10 @@ def read_text(path: Path) -> str:
 
 
 def parse_net(text: str, path: Path | str = "<prototxt>") -> caffe_pb2.NetParameter:
-    net = caffe_pb2.NetParameter()
+    # With plugins' fork fields declared, the text is parsed with the extended schema and handed on
+    # as caffe_pb2 messages that keep those fields (see extensions.py).
+    schema = extensions.net_parameter_class()
+    net = schema()
     try:
         text_format.Parse(text, net)
     except text_format.ParseError as exc:
@@ -38,7 +42,9 @@ def parse_net(text: str, path: Path | str = "<prototxt>") -> caffe_pb2.NetParame
         message = str(exc)
         # ParseError's text starts with "line:column : "; keep only the explanation.
         message = re.sub(r"^\d+:\d+\s*:\s*", "", message)
-        raise ConvertError(f"{path}:{line}:{column}: {message}") from None
+        raise unknown_field_error(text, path, line, column, message) or ConvertError(f"{path}:{line}:{column}: {message}") from None
+    if schema is not caffe_pb2.NetParameter:
+        net = caffe_pb2.NetParameter.FromString(net.SerializeToString())
     return net
 
 

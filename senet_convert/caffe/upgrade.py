@@ -2,7 +2,9 @@
 
 Caffe's own upgrade (upgrade_proto.cpp) maps each V1LayerParameter.LayerType to the type
 string of the layer class that replaced it and moves the *_param messages across unchanged;
-the parameter messages kept their field numbers, so copying them is exact.
+the parameter messages kept their field numbers, so copying them is exact. The per-blob
+learning settings (`param` names, `blob_share_mode`, `blobs_lr`, `weight_decay`) become
+`param { name share_mode lr_mult decay_mult }`, one ParamSpec per blob, as Caffe's upgrade makes.
 """
 from __future__ import annotations
 
@@ -80,13 +82,27 @@ def upgrade_v1_layer(old: caffe_pb2.V1LayerParameter) -> caffe_pb2.LayerParamete
     for name in _SHARED_PARAMS:
         if old.HasField(name):
             getattr(new, name).CopyFrom(getattr(old, name))
-    for index, param_name in enumerate(old.param):
-        spec = new.param.add(name=param_name)
-        if index < len(old.blobs_lr):
-            spec.lr_mult = old.blobs_lr[index]
-        if index < len(old.weight_decay):
-            spec.decay_mult = old.weight_decay[index]
+    _upgrade_param_specs(old, new)
     return new
+
+
+def _upgrade_param_specs(old: caffe_pb2.V1LayerParameter, new: caffe_pb2.LayerParameter) -> None:
+    # upgrade_proto.cpp: the i-th param name, blob_share_mode, blobs_lr and weight_decay all land in
+    # the i-th ParamSpec, which is created when any of the four lists reaches that far. Unset
+    # values keep ParamSpec's defaults (lr_mult and decay_mult 1).
+    def spec(index: int) -> caffe_pb2.ParamSpec:
+        while len(new.param) <= index:
+            new.param.add()
+        return new.param[index]
+
+    for index, name in enumerate(old.param):
+        spec(index).name = name
+    for index, mode in enumerate(old.blob_share_mode):
+        spec(index).share_mode = mode
+    for index, rate in enumerate(old.blobs_lr):
+        spec(index).lr_mult = rate
+    for index, decay in enumerate(old.weight_decay):
+        spec(index).decay_mult = decay
 
 
 def upgrade_net(net: caffe_pb2.NetParameter) -> bool:

@@ -38,7 +38,7 @@ def _blob_header(array: np.ndarray, legacy: bool) -> bytes:
         head = b"".join(_varint(n << 3) + _varint(d) for n, d in zip((1, 2, 3, 4), dims))
     else:
         packed = b"".join(_varint(d) for d in array.shape)
-        shape = _len_field(1, len(packed)) + packed
+        shape = _len_field(1, len(packed)) + packed if packed else b""  # Caffe writes a blob of shape () as an empty BlobShape
         head = _len_field(7, len(shape)) + shape
     return head + _len_field(5, array.size * 4)
 
@@ -58,7 +58,7 @@ def write_caffemodel(
             out.write(_len_field(1, len(encoded)) + encoded)
         for param, blobs in layers:
             head = param.SerializeToString()
-            arrays = [np.ascontiguousarray(b, dtype="<f4") for b in blobs]
+            arrays = [np.require(b, dtype="<f4", requirements="C") for b in blobs]  # keeps 0-d blobs 0-d
             headers = [_blob_header(a, v1) for a in arrays]
             blob_sizes = [len(h) + a.nbytes for h, a in zip(headers, arrays)]
             total = len(head) + sum(len(_len_field(blob_field, s)) + s for s in blob_sizes)

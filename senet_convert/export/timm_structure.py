@@ -26,6 +26,7 @@ eps must be timm's (torch's default 1e-5). timm returns logits, the InnerProduct
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 from ..errors import ConvertError
@@ -33,10 +34,25 @@ from ..graph import Layer, Net
 
 TIMM_BN_EPS = 1e-5  # nn.BatchNorm2d's default, which timm's legacy SENet keeps
 SE_REDUCTION = 16  # every legacy_* SENet
-NO_TIMM_MODEL = (
-    "timm has no model for it: it has no residual SE blocks (Axpy). SE-BN-Inception is such a net, and no timm "
-    "(or other PyTorch) model exists for it; convert it without --to timm to get the module with Caffe's layer names"
+TIMM_SENETS = (
+    "legacy_seresnet50/101/152, legacy_seresnext50_32x4d/101_32x4d and legacy_senet154, the residual SENets "
+    "of hujie-frank/SENet (SE-ResNet, SE-ResNeXt, SENet-154)"
 )
+
+
+def no_timm_model(net: Net) -> str:
+    """Why a net without residual SE blocks (Axpy) has no timm model: what it has, and what would fit."""
+    counts = Counter(layer.type for layer in net.layers)
+    found = ", ".join(f"{n} {kind}" for kind, n in counts.most_common(5))
+    se_gates = "Sigmoid" in counts and any(layer.type == "Scale" and len(layer.bottoms) == 2 for layer in net.layers)
+    if se_gates:  # SE gates applied by a two-bottom Scale, no residual blocks: SE-BN-Inception's form
+        what = "SE gates but no residual SE blocks (Axpy): that is SE-BN-Inception's structure, and timm has no such model"
+    else:
+        what = "no SE blocks (no Axpy layer)"
+    return (
+        f"net '{net.name}' has {what} (its layers: {found}{', ...' if len(counts) > 5 else ''}); --to timm makes weights "
+        f"for timm's {TIMM_SENETS} only; convert without --to timm to get the exact module with Caffe's layer names"
+    )
 
 
 @dataclass
@@ -218,7 +234,7 @@ def read_structure(net: Net) -> Structure:
     """The residual SENet in `net`, or a ConvertError naming the first layer that does not fit."""
     axpys = [layer for layer in net.layers if layer.type == "Axpy"]
     if not axpys:
-        raise ConvertError(f"net '{net.name}': {NO_TIMM_MODEL}")
+        raise ConvertError(no_timm_model(net))
     if len(net.inputs) != 1:
         raise ConvertError(f"net '{net.name}' has {len(net.inputs)} inputs; timm's SENet takes one image")
     g = Graph(net)

@@ -17,6 +17,7 @@ from ..graph import Layer, Net
 
 # Importing a family registers its kernels.
 from . import activation, batchnorm, conv, eltwise, inner_product, lrn, pooling, scale, softmax, tensor
+from . import deconv, embed, neuron, normalization, parameter, reduction, slicing, spp
 from .registry import KERNELS, Kernel, kernel_for, register
 
 SUPPORTED_TYPES: tuple[str, ...] = KERNELS.types()
@@ -29,6 +30,8 @@ def forward(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
     kernel = kernel_for(layer)
     setup = setup_of(layer, [x.shape for x in inputs])
     check_blobs(layer, setup)
+    if KERNELS.reads_layer(layer.type):  # a shape-only type: the kernel reads layer.param itself
+        return kernel(layer, inputs)
     dtype = inputs[0].dtype if inputs else np.dtype(np.float64)
     blobs = [np.asarray(b).astype(dtype, copy=False) for b in layer.blobs]
     return kernel(setup.params, inputs, blobs)
@@ -80,6 +83,8 @@ def run(
         except KeyError as exc:
             raise ConvertError(f"{layer.where()}: reads '{exc.args[0]}', which no earlier layer defines") from None
         tops = forward(layer, args)
+        if not layer.bottoms:  # a layer without bottoms (Parameter) cannot see the working dtype
+            tops = [np.asarray(top, dtype=dtype) for top in tops]
         if len(tops) != len(layer.tops) or any(top.dtype != dtype for top in tops):
             raise TypeError(
                 f"numpy reference bug: the '{layer.type}' kernel returned {len(tops)} arrays of dtypes "

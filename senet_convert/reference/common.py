@@ -1,7 +1,56 @@
-"""What the kernels share: Caffe's float parameters as scalars of the working dtype. No arithmetic."""
+"""What the kernels share: Caffe's float parameters as scalars of the working dtype, and for the kernels that
+read `layer.param` themselves (shape-only types, see shapes.py) blob access and errors. No arithmetic.
+"""
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from typing import NoReturn
+
 import numpy as np
+
+from ..errors import ConvertError
+from ..graph import Layer
+
+
+def fail(layer: Layer, message: str) -> NoReturn:
+    raise ConvertError(f"{layer.where()}: {message}")
+
+
+def require(condition: bool, layer: Layer, message: str) -> None:
+    if not condition:
+        fail(layer, message)
+
+
+def n_inputs(layer: Layer, inputs: Sequence[np.ndarray], *allowed: int) -> None:
+    if len(inputs) not in allowed:
+        expected = " or ".join(str(n) for n in allowed)
+        fail(layer, f"takes {expected} bottoms, got {len(inputs)}")
+
+
+def canonical_axis(layer: Layer, axis: int, ndim: int) -> int:
+    # Blob::CanonicalAxisIndex: -ndim <= axis < ndim, negative counts from the end.
+    require(-ndim <= axis < ndim, layer, f"axis {axis} is out of range for a {ndim}-axis input")
+    return axis + ndim if axis < 0 else axis
+
+
+def count(shape: Sequence[int], start: int = 0, end: int | None = None) -> int:
+    return math.prod(shape[start:end])
+
+
+def blob(layer: Layer, index: int, dtype: np.dtype, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Learned blob `index` in the working dtype, checked against the shape Caffe would create."""
+    require(
+        index < len(layer.blobs), layer,
+        f"needs learned blob {index}, but the layer has {len(layer.blobs)} blobs (no weights loaded?)",
+    )
+    value = np.asarray(layer.blobs[index])
+    if shape is not None:
+        require(
+            value.shape == tuple(shape), layer,
+            f"blob {index} has shape {value.shape}, expected {tuple(shape)}",
+        )
+    return value.astype(dtype, copy=False)
 
 
 def scalar(value: float, dtype: np.dtype) -> np.generic:

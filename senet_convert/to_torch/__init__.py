@@ -30,10 +30,12 @@ from torch import fx
 from ..caffe.layers import setup_of
 from ..errors import ConvertError
 from ..graph import Layer, Net
-
 # Importing a family registers its builders.
 from . import activation, batchnorm, conv, eltwise, inner_product, lrn, pooling, scale, softmax, tensor
+from . import deconv, embed, neuron, normalization, parameter, reduction, slicing, spp
 from .registry import BUILDERS, SHARE_WEIGHTS, blob_names, build, register
+
+SUPPORTED_TYPES: tuple[str, ...] = BUILDERS.types()
 
 SUPPORTED_TYPES: tuple[str, ...] = BUILDERS.types()
 

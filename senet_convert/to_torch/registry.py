@@ -9,19 +9,20 @@ to (Caffe layer, blob index); a callable gives the names for one layer.
 from __future__ import annotations
 
 import contextvars
-from typing import Callable, Union
+from typing import Callable, NoReturn, Sequence, Union
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..caffe.layers import Backend, Setup, check_blobs, setup_of
+from ..errors import ConvertError
 from ..graph import Layer
 
 Builder = Callable[[Layer, object], nn.Module]
 BlobNames = Union[tuple[str, ...], Callable[[Layer], tuple[str, ...]]]
 
-BUILDERS = Backend("torch lowering", "builder")
+BUILDERS = Backend("torch lowering", "builder", arity=2)
 
 
 def register(caffe_type: str, *, blobs: BlobNames = ()) -> Callable[[Builder], Builder]:
@@ -33,6 +34,8 @@ def build(layer: Layer, setup: Setup | None = None) -> nn.Module:
     builder = BUILDERS.lookup(layer)
     setup = setup or setup_of(layer)
     check_blobs(layer, setup)
+    if BUILDERS.reads_layer(layer.type):  # a shape-only type: the builder reads layer.param itself
+        return builder(layer)
     return builder(layer, setup.params)
 
 
@@ -60,15 +63,52 @@ def blob_names(layer: Layer) -> tuple[str, ...]:
 SHARE_WEIGHTS: contextvars.ContextVar[bool] = contextvars.ContextVar("share_weights", default=False)
 
 
-def tensor(layer: Layer, index: int) -> torch.Tensor:
-    """Blob `index` as a float32 tensor: a new copy, or the same memory under SHARE_WEIGHTS when the
-    array allows it (float32, contiguous, aligned, writable)."""
+def tensor(layer: Layer, index: int, shape: Sequence[int] | None = None) -> torch.Tensor:
+    """Blob `index` as a float32 tensor, reshaped to `shape` if given: a new copy, or the same memory
+    under SHARE_WEIGHTS when the array allows it (float32, contiguous, aligned, writable)."""
     array = np.asarray(layer.blobs[index], dtype=np.float32)
+    if shape is not None:
+        shape = tuple(int(d) for d in shape)
+        require(array.size == int(np.prod(shape)), layer, f"blob {index} has shape {array.shape}, expected {shape}")
+        array = array.reshape(shape)
     flags = array.flags
     if SHARE_WEIGHTS.get() and flags.c_contiguous and flags.aligned and flags.writeable:
         return torch.from_numpy(array)
     return torch.tensor(array)
 
 
-def parameter(layer: Layer, index: int) -> nn.Parameter:
-    return nn.Parameter(tensor(layer, index))
+def parameter(layer: Layer, index: int, shape: Sequence[int] | None = None) -> nn.Parameter:
+    return nn.Parameter(tensor(layer, index, shape))
+
+
+# ---- for the builders of shape-only types (shapes.py), which read layer.param themselves ----
+
+
+def fail(layer: Layer, message: str) -> NoReturn:
+    raise ConvertError(f"{layer.where()}: {message}")
+
+
+def require(condition: bool, layer: Layer, message: str) -> None:
+    if not condition:
+        fail(layer, message)
+
+
+def n_bottoms(layer: Layer, *allowed: int) -> int:
+    n = len(layer.bottoms)
+    if allowed and n not in allowed:
+        fail(layer, f"takes {' or '.join(map(str, allowed))} bottoms, got {n}")
+    return n
+
+
+def n_blobs(layer: Layer, expected: int) -> None:
+    require(
+        len(layer.blobs) == expected, layer,
+        f"needs {expected} learned blobs, has {len(layer.blobs)}" + ("" if layer.blobs else " (no weights loaded?)"),
+    )
+
+
+def axis_index(axis: int, ndim: int) -> int:
+    # Blob::CanonicalAxisIndex: -ndim <= axis < ndim, negative counts from the end.
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} is out of range for a {ndim}-axis input")
+    return axis + ndim if axis < 0 else axis

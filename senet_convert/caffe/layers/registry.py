@@ -11,6 +11,7 @@ reading of the parameters and none of the arithmetic, output sizes included.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, NoReturn, Sequence
@@ -122,8 +123,8 @@ def set_up(caffe_type: str, param, shapes: list[Shape], top_names: Sequence[str]
         raise LayerError(f"has {n_tops} tops, expected {_wanted(low, high)}")
     params, tops, blobs = spec.read(param, [tuple(s) for s in shapes])
     tops = tuple(tuple(s) for s in tops)
-    if len(tops) == 1 and n_tops > 1:  # a layer with any number of tops gives each the same shape (Split)
-        tops = tops * n_tops
+    if len(tops) != n_tops:
+        raise LayerError(f"has {n_tops} tops, expected {len(tops)}")
     for name, shape in zip(top_names, tops):
         check_shape(shape, f"top '{name}'")
     blobs = tuple(tuple(s) for s in blobs)
@@ -147,8 +148,9 @@ def setup_of(layer, shapes: list[Shape] | None = None) -> Setup:
 class Backend:
     """One backend's implementations, keyed by the registry's type strings."""
 
-    def __init__(self, name: str, what: str):
+    def __init__(self, name: str, what: str, arity: int):
         self.name, self.what = name, what  # e.g. "numpy reference", "kernel"
+        self.arity = arity  # of an implementation that takes the validated parameters
         self.impls: dict[str, Any] = {}
         self.extra: dict[str, dict] = {}
 
@@ -162,7 +164,8 @@ class Backend:
             if caffe_type not in SPECS:
                 raise ValueError(f"{self.name}: '{caffe_type}' is not a registered Caffe type ({impl.__module__})")
             self.impls[caffe_type] = impl
-            self.extra[caffe_type] = extra
+            # One argument fewer: the implementation of a shape-only type, which reads layer.param itself.
+            self.extra[caffe_type] = {**extra, "reads_layer": len(inspect.signature(impl).parameters) < self.arity}
             return impl
 
         return add
@@ -172,6 +175,12 @@ class Backend:
 
     def __getitem__(self, caffe_type: str):
         return self.impls[caffe_type]
+
+    def __delitem__(self, caffe_type: str) -> None:
+        del self.impls[caffe_type], self.extra[caffe_type]
+
+    def reads_layer(self, caffe_type: str) -> bool:
+        return self.extra[caffe_type]["reads_layer"]
 
     def __contains__(self, caffe_type: object) -> bool:
         return caffe_type in self.impls

@@ -62,7 +62,8 @@ def concat(param, shapes):
 
 @layer_type("Split", tops=(1, None))
 def split(param, shapes):
-    return SplitParams(max(1, len(param.top))), [shapes[0]], []
+    n = max(1, len(param.top))
+    return SplitParams(n), [shapes[0]] * n, []
 
 
 @layer_type("Dropout")
