@@ -148,8 +148,10 @@ class TimmWeights:
     sources: dict[str, str]  # key -> the Caffe blobs it comes from
     num_classes: int
     class_order: str  # "caffe" or "sorted"
-    input_space: str  # "caffe" (nothing folded) or "torchvision" (folded into layer0.conv1)
-    structure: Structure
+    input_space: str  # "caffe" (nothing folded) or "torchvision" (folded into the first convolution)
+    structure: object  # Structure, or inception_weights.InceptionStructure
+    first_conv: str = "layer0.conv1"  # timm's module names, as its pretrained_cfg states them
+    model_args: dict = field(default_factory=dict)  # timm.create_model arguments beyond the name (other widths)
 
 
 # ---- reading the structure ---------------------------------------------------------------
@@ -395,8 +397,17 @@ def _check(s: Structure, family: Family, net: Net) -> tuple[str, int]:
 
 def timm_model_name(net: Net) -> str:
     """The timm model that `net`'s structure is (weights not needed), or a ConvertError naming the misfit."""
+    if not _residual(net):
+        from .inception_weights import MODEL, inception_model
+
+        inception_model(net)
+        return MODEL
     structure = read_structure(net)
     return _check(structure, _family(structure), net)[0]
+
+
+def _residual(net: Net) -> bool:
+    return any(layer.type == "Axpy" for layer in net.layers)
 
 
 # ---- the state_dict ----------------------------------------------------------------------
@@ -455,34 +466,54 @@ def timm_weights(net: Net, *, class_order: str = "sorted", input_space: str = "c
 
     class_order: the order of last_linear's rows ("sorted", timm's, by default). input_space:
     "caffe" keeps Caffe's input convention exactly; "torchvision" folds the RGB/ImageNet
-    normalisation into layer0.conv1 and layer0.bn1, exact except where conv1 reads its padding.
+    normalisation into the first convolution and its BatchNorm, exact except where it reads its padding.
+    A net without Axpy layers is mapped as SE-BN-Inception (inception_weights.py).
     """
     import torch
 
-    from . import class_order as classes
-    from . import input_space as spaces
-
     if any(kind == "input-space" for kind, _ in notes(net)):
         raise ConvertError(f"net '{net.name}' already has an input adapter; make timm weights from the plain net with input_space=...")
-    structure = read_structure(net)
-    model, num_classes = _check(structure, _family(structure), net)
-    entries = _entries(structure)
-    current = class_order_of(net)
-    if class_order != current:
-        if num_classes != 1000:
-            _fail(structure.classifier, f"{num_classes} classes: a class order applies to the 1000 ILSVRC-2012 classes")
-        for key in ("last_linear.weight", "last_linear.bias"):
-            array, source = entries[key]
-            entries[key] = (classes.reorder_rows(array, current, class_order), f"{source}, rows in {class_order} order")
+    if _residual(net):
+        structure = read_structure(net)
+        model, num_classes = _check(structure, _family(structure), net)
+        entries, first, model_args = _entries(structure), ("layer0.conv1", "layer0.bn1"), {}
+    else:
+        from .inception_weights import MODEL, inception_entries, inception_model
+
+        structure, model_args = inception_model(net)
+        model, num_classes = MODEL, structure.classifier.param.inner_product_param.num_output
+        entries, first = inception_entries(structure), ("conv1.conv", "conv1.bn")
+    _reorder(entries, net, structure.classifier, num_classes, class_order)
     if input_space != "caffe":
-        a, b = spaces.affine(spaces.convention(input_space, None), spaces.convention("caffe", net.mean_bgr))
-        weight, offset = spaces.fold_weights(entries["layer0.conv1.weight"][0], a, b)
-        mean = (entries["layer0.bn1.running_mean"][0].astype(np.float64) - offset).astype(np.float32)
-        entries["layer0.conv1.weight"] = (weight, entries["layer0.conv1.weight"][1] + f" @ A ({input_space} -> caffe)")
-        entries["layer0.bn1.running_mean"] = (mean, entries["layer0.bn1.running_mean"][1] + " - conv1(b)")
+        _fold(entries, net, input_space, *first)
     state_dict = {key: torch.from_numpy(np.ascontiguousarray(array)) for key, (array, _) in entries.items()}
     sources = {key: source for key, (_, source) in entries.items()}
-    return TimmWeights(model, state_dict, sources, num_classes, class_order, input_space, structure)
+    return TimmWeights(model, state_dict, sources, num_classes, class_order, input_space, structure, first[0], model_args)
+
+
+def _reorder(entries: dict, net: Net, classifier: Layer, num_classes: int, class_order: str) -> None:
+    from . import class_order as classes
+
+    current = class_order_of(net)
+    if class_order == current:
+        return
+    if num_classes != 1000:
+        _fail(classifier, f"{num_classes} classes: a class order applies to the 1000 ILSVRC-2012 classes")
+    for key in ("last_linear.weight", "last_linear.bias"):
+        array, source = entries[key]
+        entries[key] = (classes.reorder_rows(array, current, class_order), f"{source}, rows in {class_order} order")
+
+
+def _fold(entries: dict, net: Net, input_space: str, conv: str, bn: str) -> None:
+    """The input convention folded into the first convolution: its weight mixes the channels, the offset
+    it adds to every output (exact where it reads no padding) is taken off the following BatchNorm's mean."""
+    from . import input_space as spaces
+
+    a, b = spaces.affine(spaces.convention(input_space, None), spaces.convention("caffe", net.mean_bgr))
+    weight, offset = spaces.fold_weights(entries[f"{conv}.weight"][0], a, b)
+    mean = (entries[f"{bn}.running_mean"][0].astype(np.float64) - offset).astype(np.float32)
+    entries[f"{conv}.weight"] = (weight, entries[f"{conv}.weight"][1] + f" @ A ({input_space} -> caffe)")
+    entries[f"{bn}.running_mean"] = (mean, entries[f"{bn}.running_mean"][1] + f" - {conv}(b)")
 
 
 def timm_model(weights: TimmWeights):
@@ -491,12 +522,15 @@ def timm_model(weights: TimmWeights):
         import timm
     except ImportError:
         raise ConvertError("timm is not installed: pip install timm (the weights themselves need no timm)") from None
-    if weights.model not in timm.list_models(weights.model):
-        raise ConvertError(f"timm {timm.__version__} has no model '{weights.model}'")
     import torch
 
+    from .se_bn_inception import register
+
+    register()  # normally done on importing timm; timm may have been imported before senet_convert
+    if weights.model not in timm.list_models(weights.model):
+        raise ConvertError(f"timm {timm.__version__} has no model '{weights.model}'")
     with torch.device("meta"):  # no random initialisation: every tensor comes from the state_dict
-        model = timm.create_model(weights.model, pretrained=False, num_classes=weights.num_classes)
+        model = timm.create_model(weights.model, pretrained=False, num_classes=weights.num_classes, **weights.model_args)
     try:
         model.load_state_dict({k: v.clone() for k, v in weights.state_dict.items()}, strict=True, assign=True)
     except RuntimeError as exc:
