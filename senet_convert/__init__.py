@@ -20,6 +20,11 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
+# SE-BN-Inception joins timm's registry as soon as timm is imported (timm itself is not imported here).
+from . import timm_hook  # noqa: E402
+
+timm_hook.install()
+
 
 def __getattr__(name: str):
     if name in _LAZY:

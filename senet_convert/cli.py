@@ -111,22 +111,24 @@ def _transform_options(command):
 @click.option("--onnx", is_flag=True, help="Also write NAME.onnx (as caffe2onnx does).")
 # ---- issue 5: timm weights, input convention, class order, global pooling ----
 @click.option("--to", "target", type=click.Choice(["graph", "timm"]), default="graph", show_default=True,
-              help="graph: the Caffe-named module; timm: NAME.timm.pth, a state_dict for timm's legacy_* SENet, and NAME.timm.json.")
+              help="graph: the Caffe-named module; timm: the folder DIR/NAME/ (config.json, model.safetensors, README.md) "
+              "that timm.create_model('local-dir:DIR/NAME', pretrained=True) loads and the Hugging Face Hub takes.")
 @_transform_options
 @click.option("--optimize", is_flag=True, help="Write NAME.pt2 (and NAME.onnx) from the optimized graph: BatchNorm/Scale folded, Dropout gone; NAME.pt keeps Caffe's exact blobs.")
 def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensors, onnx, target, input_space, class_order, global_pooling, optimize):
     """Convert to PyTorch: NAME.pt (weights-only checkpoint) and NAME.pt2 (torch.export, dynamic batch).
 
-    With --to timm: NAME.timm.pth, timm's state_dict for legacy_seresnet50/101/152, legacy_seresnext50/101_32x4d
-    or legacy_senet154 (SE-BN-Inception has no timm model), and NAME.timm.json with its preprocessing.
+    With --to timm: the folder DIR/NAME/ for timm's legacy_seresnet50/101/152, legacy_seresnext50/101_32x4d,
+    legacy_senet154 or se_bn_inception (registered by importing senet_convert), with its model card.
     """
     if target == "timm":
-        from .pipelines import convert_to_timm
+        from .hub_folder import convert_to_timm_folder
 
         if outputs or onnx:
             raise ConvertError("--outputs and --onnx apply to --to graph; timm's model returns the logits")
-        convert_to_timm(prototxt, caffemodel, _output_dir(output_dir), name=name, input_space=input_space,
-                        class_order=class_order or "sorted", global_pooling=global_pooling, safetensors=safetensors)
+        # --safetensors is accepted: the folder always holds model.safetensors
+        convert_to_timm_folder(prototxt, caffemodel, _output_dir(output_dir), name=name, input_space=input_space,
+                               class_order=class_order, global_pooling=global_pooling)
         return
     from .conversion import convert_files
 

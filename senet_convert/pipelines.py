@@ -18,10 +18,7 @@ The preprocessing is the usual ImageNet evaluation: shorter side resized to 256 
 """
 from __future__ import annotations
 
-import json
 import math
-import sys
-import time
 from pathlib import Path
 
 from . import class_order as classes
@@ -145,79 +142,3 @@ def make_transform(config: dict):
         steps.append(_ToBGR())
     steps.append(T.Normalize(config["mean"], config["std"]))
     return T.Compose(steps)
-
-
-# ---- the CLI's --to timm job ------------------------------------------------------------------
-
-
-def _fold_line(error: dict) -> str:
-    return (
-        f"folding the {error['space']} convention into layer0.conv1 is exact except where conv1 reads its zero padding; "
-        f"measured on {error['image']}: logits differ by up to {error['max_abs']:.3g} "
-        f"({error['relative']:.2g} of the largest logit), top-1 {'unchanged' if error['top1_same'] else 'CHANGED'}, "
-        f"{error['top5_overlap']}/5 of the top 5 shared"
-    )
-
-
-def convert_to_timm(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=None, input_space="caffe",
-                    class_order="sorted", global_pooling=False, safetensors=False, quiet=False) -> dict:
-    """Write NAME.timm.pth (timm's state_dict) and NAME.timm.json (the config, the input contract and
-    where every tensor came from); check the weights against timm when it is installed."""
-    from .export import sha256, versions
-    from .files import staged_outputs, write_torch
-    from .progress import load_net_with_progress
-    from .timm_weights import timm_model
-
-    start = time.perf_counter()
-    net = load_net_with_progress(prototxt, caffemodel)
-    weights, config = timm_conversion(net, input_space=input_space, class_order=class_order)
-    try:
-        import timm
-    except ImportError:
-        checked = "not checked against timm (not installed)"
-    else:
-        timm_model(weights)
-        checked = f"loads strictly into timm {timm.__version__} {weights.model}"
-    if safetensors:
-        try:
-            from safetensors.torch import save  # bytes we write ourselves: save_file ignores a full disk
-        except ImportError:
-            raise ConvertError("--safetensors needs the safetensors package: pip install safetensors") from None
-    stem = name or Path(prototxt).stem
-    files = [output_dir / f"{stem}.timm.pth", output_dir / f"{stem}.timm.json"]
-    if safetensors:
-        files.append(output_dir / f"{stem}.timm.safetensors")
-    info = {
-        "format": "senet-convert/timm",
-        "model": weights.model,
-        "load": f"timm.create_model('{weights.model}', pretrained=False).load_state_dict(torch.load('{files[0].name}'))",
-        "pretrained_cfg": config,
-        "sources": {
-            "prototxt": {"name": Path(prototxt).name, "sha256": sha256(Path(prototxt))},
-            "caffemodel": {"name": Path(caffemodel).name, "sha256": sha256(Path(caffemodel))},
-        },
-        "tensors": weights.sources,
-        "versions": versions(),
-    }
-    with staged_outputs(output_dir, [p.name for p in files]) as staging:
-        write_torch(weights.state_dict, staging / files[0].name)
-        (staging / files[1].name).write_text(json.dumps(info, indent=1) + "\n")
-        if safetensors:
-            (staging / files[2].name).write_bytes(save(dict(weights.state_dict), metadata={"format": "senet-convert/timm", "model": weights.model}))
-    if not quiet:
-        params = sum(t.numel() for k, t in weights.state_dict.items() if not k.endswith("num_batches_tracked"))
-        print(
-            f"{net.name}: timm {weights.model}, {params:,} parameters; class order {class_order}; input {config['input_contract']}; "
-            f"{checked}; {time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(p) for p in files)
-        )
-        if "fold_error" in config:
-            print(_fold_line(config["fold_error"]))
-        if input_space == "caffe":
-            print(
-                "note: these weights take Caffe's input convention, which timm's default transforms do not produce; "
-                "use --input-space torchvision for them, or build the transform from NAME.timm.json's pretrained_cfg "
-                "(senet_convert.pipelines.make_transform)", file=sys.stderr,
-            )
-        if global_pooling:
-            print("--global-pool: timm's model already averages globally; nothing to change", file=sys.stderr)
-    return {"net": net, "weights": weights, "config": config, "files": files}
