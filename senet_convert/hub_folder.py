@@ -83,6 +83,7 @@ def write_timm_folder(net, output_dir: Path, stem: str, *, sources: dict, comman
     from .files import staged_outputs
     from .timm_weights import timm_model, timm_weights
 
+    output_dir = Path(output_dir)
     weights = timm_weights(net, class_order=class_order, input_space=input_space)
     model = timm_model(weights)
     unfolded = None if input_space == "caffe" else timm_model(timm_weights(net, class_order=class_order, input_space="caffe"))
