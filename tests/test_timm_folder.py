@@ -248,3 +248,28 @@ def test_a_new_conversion_replaces_the_folder(timm, goldens_dir, mini_folder, tm
     assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)
     assert json.loads((folder / "config.json").read_text())["pretrained_cfg"]["mean"] == list(spaces.IMAGENET_MEAN)
     assert [p.name for p in tmp_path.iterdir()] == ["SE-BN-Inception.mini"]
+
+
+def test_a_failed_move_puts_the_earlier_folder_back(tmp_path, monkeypatch):
+    import os
+
+    from senet_convert.errors import ConvertError
+    from senet_convert.files import staged_outputs
+
+    (tmp_path / "NET").mkdir()
+    (tmp_path / "NET" / "config.json").write_text("earlier")
+    real_replace = os.replace
+
+    def failing(src, dst):
+        if os.path.basename(src) == "NET" and ".senet-convert." in str(src):
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing)
+    with pytest.raises(ConvertError, match="No space left"):
+        with staged_outputs(tmp_path, ["NET"]) as staging:
+            (staging / "NET").mkdir()
+            (staging / "NET" / "config.json").write_text("new")
+            (staging / "a.txt").write_text("moves first")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["NET"]
+    assert (tmp_path / "NET" / "config.json").read_text() == "earlier"
