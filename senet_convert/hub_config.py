@@ -3,9 +3,10 @@
 The top-level keys are timm's: architecture, num_classes, num_features, global_pool, label_names,
 label_descriptions, model_args, pretrained_cfg (timm/models/_hub.py, save_config_for_hf); what
 `timm.create_model("local-dir:..." or "hf-hub:...")` reads back. pretrained_cfg holds only fields of
-timm's PretrainedCfg, describing the input convention the weights take: mean and std are per input
-channel in the model's channel order, so a BGR convention (Caffe's) says so in `notes`, since timm's
-transforms never reverse channels. label_names are the WordNet IDs in the classifier's row order,
+timm's PretrainedCfg, describing the input convention the weights take. timm's transforms always
+produce RGB and normalise it with mean and std, so those are per colour in R, G, B order whatever the
+model takes; a BGR convention (Caffe's) then needs the normalised image's channels reversed, which
+`notes` says (normalising first and reversing after is exact: each colour keeps its own mean). label_names are the WordNet IDs in the classifier's row order,
 label_descriptions timm's own ImageNet class names (timm.data.ImageNetInfo).
 """
 from __future__ import annotations
@@ -31,10 +32,15 @@ def label_info(class_order: str, num_classes: int) -> tuple[list[str] | None, di
     return names, {wnid: info.label_name_to_description(wnid) for wnid in names}
 
 
+def rgb(values, conv: Convention) -> list[float]:
+    """Per-channel `values` of `conv` (in its channel order) in R, G, B order."""
+    return [values[conv.channel_order.index(colour)] for colour in "RGB"]
+
+
 def input_notes(conv: Convention, class_order: str) -> list[str]:
-    notes = [f"input: {conv.describe()}; mean and std are per channel in {conv.channel_order} order"]
+    notes = [f"input: {conv.describe()}; mean and std are per colour in R, G, B order, as timm's transforms apply them"]
     if conv.channel_order == "BGR":
-        notes.append("timm's transforms produce RGB: reverse the channels after them (x.flip(-3)), or convert with --input-space torchvision")
+        notes.append("the model takes BGR: reverse the channels after timm's transform (x.flip(-3)), or convert with --input-space torchvision")
     notes.append(f"classifier rows in {class_order} order: " + ("ILSVRC-2012 devkit IDs" if class_order == "caffe" else "sorted WordNet IDs, as timm and torchvision"))
     return notes
 
@@ -51,8 +57,8 @@ def hub_config(*, architecture: str, num_classes: int, num_features: int, first_
         "interpolation": INTERPOLATION,
         "crop_pct": CROP_PCT,
         "crop_mode": "center",
-        "mean": list(conv.mean),
-        "std": list(conv.std),
+        "mean": rgb(conv.mean, conv),
+        "std": rgb(conv.std, conv),
         "num_classes": num_classes,
         "pool_size": [input_size[1] // 32, input_size[2] // 32],
         "first_conv": first_conv,

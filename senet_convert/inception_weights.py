@@ -22,7 +22,7 @@ from .caffe import caffe_pb2
 from .errors import ConvertError
 from .graph import Layer, Net
 from .shapes import pool_geometry
-from .timm_weights import ConvSpec, Unit, _bn, _blobs, _check_unit, _conv, _expect, _fail, _Graph
+from .timm_weights import ConvSpec, Unit, _bn, _blobs, _check_unit, _conv, _expect, _fail, _Graph, _unit_layers, check_head, claim_all
 
 MODEL = "se_bn_inception"
 BRANCHES = {  # branch shape (units, or "pool" + units) -> the module names of its units, per block kind
@@ -143,19 +143,15 @@ def read_inception(net: Net) -> InceptionStructure:
     classifier = g.only_reader(head_pool.tops[0], "InnerProduct", head_pool)
     extra = [r for r in g.readers.get(classifier.tops[0], []) if r.type == "Softmax"]
     structure = InceptionStructure(stem, pools, blocks, head_pool, classifier, extra)
-    claimed = {layer.name for layer in _layers(structure)}
-    for layer in net.layers:
-        if layer.name not in claimed:
-            _fail(layer, "has no place in SE-BN-Inception (stem, inception blocks with SE gates, head)")
+    claim_all(net, _layers(structure), "SE-BN-Inception (stem, inception blocks with SE gates, head)")
     return structure
 
 
 def _layers(s: InceptionStructure) -> list[Layer]:
-    unit_layers = lambda u: [u.conv, u.bn, u.scale] + ([u.relu] if u.relu else [])  # noqa: E731
-    out = [layer for u in s.stem for layer in unit_layers(u)] + s.pools
+    out = [layer for u in s.stem for layer in _unit_layers(u)] + s.pools
     for block in s.blocks:
         for branch in block.branches:
-            out += ([branch.pool] if branch.pool else []) + [layer for u in branch.units for layer in unit_layers(u)]
+            out += ([branch.pool] if branch.pool else []) + [layer for u in branch.units for layer in _unit_layers(u)]
         out += [block.concat, block.down, block.up, *block.layers]
     return out + [s.head_pool, s.classifier, *s.extra]
 
@@ -226,14 +222,7 @@ def _check(s: InceptionStructure, net: Net, widths: dict) -> None:
         for (unit, role), (k, stride, pad, width) in zip(units, specs):
             _check_unit(unit, ConvSpec(k, stride, pad, 1, width), MODEL, f"{name}.{role}")
         _check_gate(block, net, channels, squeeze, name)
-    head = s.head_pool.param.pooling_param
-    height, width = net.shapes[s.head_pool.bottoms[0]][2:]
-    kernel, _, pad = pool_geometry(head, height, width)
-    if head.pool != caffe_pb2.PoolingParameter.AVE or kernel != [height, width] or any(pad):
-        _fail(s.head_pool, f"timm averages the whole {height}x{width} map; this pooling does not")
-    ip = s.classifier.param.inner_product_param
-    if not ip.bias_term or ip.transpose or ip.axis != 1:
-        _fail(s.classifier, "timm's last_linear is Linear with a bias, weight stored out x in, over axis 1")
+    check_head(s.head_pool, s.classifier, net)
 
 
 def inception_model(net: Net) -> tuple[InceptionStructure, dict]:

@@ -6,6 +6,7 @@ Face Hub reads: license, library_name, tags, datasets, pipeline_tag.
 """
 from __future__ import annotations
 
+from .hub_config import rgb
 from .timm_parity import describe
 
 # hujie-frank/SENet README: single 224 x 224 centre crop, ILSVRC-2012 validation, top-1 / top-5 error (%).
@@ -24,6 +25,10 @@ CITATION = """@inproceedings{hu2018senet,
   booktitle={IEEE Conference on Computer Vision and Pattern Recognition},
   year={2018}
 }"""
+
+
+def _rounded(values) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
 
 
 def _front_matter(facts: dict) -> list[str]:
@@ -81,13 +86,13 @@ def _parity(f: dict) -> list[str]:
 def _input(f: dict) -> list[str]:
     conv = f["convention"]
     lines = ["## Input and classes", "",
-             f"- **Input convention ({f['input_space']}):** {conv.channel_order}, mean {tuple(round(m, 6) for m in conv.mean)}, "
-             f"std {tuple(round(s, 6) for s in conv.std)} on [0, 1] pixels, per channel in {conv.channel_order} order "
-             f"({conv.describe()}).",
+             f"- **Input convention ({f['input_space']}):** {conv.describe()}. config.json states it as timm's transforms "
+             f"apply it: mean {_rounded(rgb(conv.mean, conv))} and std {_rounded(rgb(conv.std, conv))} on [0, 1] pixels, in R, G, B order.",
              "- **Preprocessing:** shorter side resized to 256 (bilinear), centre crop 224 x 224: timm's eval transform from this config."]
     if conv.channel_order == "BGR":
         lines.append("- **Channel order:** timm's transforms produce RGB; these weights take BGR. Reverse the channels after the "
-                     "transform (`x.flip(-3)`), or convert with `--input-space torchvision` for weights that take timm's input.")
+                     "transform (`x.flip(-3)`: each colour is already normalised with its own mean), or convert with "
+                     "`--input-space torchvision` for weights that take timm's input as it is.")
     order = ("ILSVRC-2012 devkit order (row i is ILSVRC2012_ID i + 1), as the Caffe release" if f["class_order"] == "caffe"
              else "sorted WordNet IDs (row 0 is n01440764, tench), as timm, torchvision and ImageFolder")
     return lines + [f"- **Class order:** {order}; `label_names` in config.json lists the WordNet ID of every row.",

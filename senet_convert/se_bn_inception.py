@@ -144,7 +144,9 @@ class SEBNInception(nn.Module):
 
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False):
-        return dict(stem=r"^conv1|^conv2", blocks=r"^inception_(\d)" if coarse else r"^inception_(\d\w)")
+        # timm sorts groups by number: coarse, one per stage (3, 4, 5); fine, one per block in order
+        blocks = r"^inception_(\d)" if coarse else [(rf"^{name}\.", (i,)) for i, name in enumerate(list(OFFICIAL_WIDTHS)[1:])]
+        return dict(stem=r"^conv", blocks=blocks)
 
     @torch.jit.ignore
     def get_classifier(self) -> nn.Module:
@@ -190,10 +192,11 @@ def check_widths(widths: dict) -> dict:
 # The pretrained config of a model built without a converted folder; a folder's config.json replaces it.
 DEFAULT_CFG = {
     "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (7, 7), "crop_pct": 0.875,
-    "interpolation": "bilinear", "mean": (104 / 255, 117 / 255, 123 / 255), "std": (1 / 255,) * 3,
+    "interpolation": "bilinear", "mean": (123 / 255, 117 / 255, 104 / 255), "std": (1 / 255,) * 3,
     "first_conv": "conv1.conv", "classifier": "last_linear", "license": "apache-2.0",
     "origin_url": "https://github.com/hujie-frank/SENet", "paper_ids": "arXiv:1709.01507",
-    "notes": ("Caffe's input convention: BGR, 0-255, minus the mean (B, G, R)",),
+    # Caffe's input convention; timm's transforms normalise RGB, so the mean is in R, G, B order
+    "notes": ("the model takes BGR: reverse the channels after timm's transform",),
 }
 default_cfgs: dict = {}  # filled by register(), where timm's registry reads it
 

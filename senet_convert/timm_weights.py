@@ -276,11 +276,16 @@ def read_structure(net: Net) -> Structure:
             stages.append([])
         stages[-1].append(block)
     structure = Structure(stem, pool, stages, head_pool, classifier, extra)
-    claimed = {layer.name for layer in _layers(structure)}
-    for layer in net.layers:
-        if layer.name not in claimed:
-            _fail(layer, "has no place in timm's SENet (stem, SE blocks, head)")
+    claim_all(net, _layers(structure), "timm's SENet (stem, SE blocks, head)")
     return structure
+
+
+def claim_all(net: Net, claimed: list[Layer], what: str) -> None:
+    """Every layer of `net` must have its place in the structure read off it."""
+    names = {layer.name for layer in claimed}
+    for layer in net.layers:
+        if layer.name not in names:
+            _fail(layer, f"has no place in {what}")
 
 
 def _unit_layers(unit: Unit) -> list[Layer]:
@@ -384,15 +389,20 @@ def _check(s: Structure, family: Family, net: Net) -> tuple[str, int]:
             if squeeze.pool != caffe_pb2.PoolingParameter.AVE or not squeeze.global_pooling:
                 _fail(block.layers[0], "the SE squeeze must be a global AVE pooling (timm: mean over H and W)")
             inplanes = channels
-    head = s.head_pool.param.pooling_param
-    height, width = net.shapes[s.head_pool.bottoms[0]][2:]
+    return model, check_head(s.head_pool, s.classifier, net)
+
+
+def check_head(pool: Layer, classifier: Layer, net: Net) -> int:
+    """The head must be timm's: the average of the whole map, then Linear with a bias. Returns the classes."""
+    head = pool.param.pooling_param
+    height, width = net.shapes[pool.bottoms[0]][2:]
     kernel, _, pad = pool_geometry(head, height, width)
     if head.pool != caffe_pb2.PoolingParameter.AVE or kernel != [height, width] or any(pad):
-        _fail(s.head_pool, f"timm averages the whole {height}x{width} map; this pooling does not")
-    ip = s.classifier.param.inner_product_param
+        _fail(pool, f"timm averages the whole {height}x{width} map; this pooling does not")
+    ip = classifier.param.inner_product_param
     if not ip.bias_term or ip.transpose or ip.axis != 1:
-        _fail(s.classifier, "timm's last_linear is Linear with a bias, weight stored out x in, over axis 1")
-    return model, ip.num_output
+        _fail(classifier, "timm's last_linear is Linear with a bias, weight stored out x in, over axis 1")
+    return ip.num_output
 
 
 def timm_model_name(net: Net) -> str:

@@ -15,9 +15,9 @@ import torch
 from conftest import FIXTURES, MODELS, OFFICIAL, REPO, need_shared, synthetic_net
 from senet_convert.converter import module_for
 from senet_convert.errors import ConvertError
-from senet_convert.loader import load_net, net_from_text
+from senet_convert.loader import load_net
 from senet_convert.timm_weights import timm_model, timm_model_name, timm_weights
-from test_timm import RESIDUAL, _edit
+from test_timm import RESIDUAL, _edit, assert_refused
 
 ARCHITECTURES = {**RESIDUAL, "SE-BN-Inception": "se_bn_inception"}
 # timm's feature taps: (module, stride); the stem's tap is before its max pooling.
@@ -42,6 +42,10 @@ def test_module_equals_the_converted_graph(timm, synthetic):
         ours = model(x).numpy()
     assert np.abs(ours - graph).max() <= 1e-6 * np.abs(graph).max()
     assert model.num_features == 1024 and model.get_classifier() is model.last_linear
+    from timm.models._manipulate import group_parameters
+
+    assert len(group_parameters(model, model.group_matcher())) == 1 + 10 + 1  # stem, the blocks, the head
+    assert len(group_parameters(model, model.group_matcher(coarse=True))) == 1 + 3 + 1  # stem, stages 3-5, head
     model.reset_classifier(7)
     assert model(x).shape == (2, 7) and model.forward_head(model.forward_features(x), pre_logits=True).shape == (2, 1024)
 
@@ -65,10 +69,7 @@ MISFITS = {
 
 @pytest.mark.parametrize("misfit", list(MISFITS))
 def test_a_prototxt_that_does_not_fit_is_refused_by_layer(misfit):
-    change, message = MISFITS[misfit]
-    text = need_shared(MODELS / "SE-BN-Inception.prototxt").read_text()
-    with pytest.raises(ConvertError, match=message):
-        timm_model_name(net_from_text(change(text), "SE-BN-Inception.prototxt"))
+    assert_refused("SE-BN-Inception", *MISFITS[misfit])
 
 
 def test_a_net_of_neither_kind_is_refused():

@@ -104,12 +104,16 @@ MISFITS = {
 }
 
 
+def assert_refused(model: str, change, message: str) -> None:
+    """The official prototxt of `model`, edited by `change`, is refused with `message` (a regex)."""
+    text = need_shared(MODELS / f"{model}.prototxt").read_text()
+    with pytest.raises(ConvertError, match=message):
+        timm_model_name(net_from_text(change(text), f"{model}.prototxt"))
+
+
 @pytest.mark.parametrize("misfit", list(MISFITS))
 def test_a_prototxt_that_does_not_fit_is_refused_by_layer(misfit):
-    change, message = MISFITS[misfit]
-    text = need_shared(MODELS / "SE-ResNet-50.prototxt").read_text()
-    with pytest.raises(ConvertError, match=message):
-        timm_model_name(net_from_text(change(text), "SE-ResNet-50.prototxt"))
+    assert_refused("SE-ResNet-50", *MISFITS[misfit])
 
 
 def test_keys_roles_and_bn_arithmetic(synthetic):

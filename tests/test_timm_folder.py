@@ -273,3 +273,18 @@ def test_a_failed_move_puts_the_earlier_folder_back(tmp_path, monkeypatch):
             (staging / "a.txt").write_text("moves first")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["NET"]
     assert (tmp_path / "NET" / "config.json").read_text() == "earlier"
+
+
+def test_caffe_convention_folder_takes_timm_transforms_then_reversed_channels(timm, mini_folder):
+    """A BGR folder states mean and std in R, G, B order, as timm's transforms apply them: normalising
+    and then reversing the channels gives exactly Caffe's input (BGR, 0-255, minus the mean)."""
+    from PIL import Image
+
+    loaded = _load(timm, mini_folder)
+    config = json.loads((mini_folder / "config.json").read_text())
+    assert config["pretrained_cfg"]["mean"] == [123 / 255, 117 / 255, 104 / 255]
+    assert any("reverse the channels" in note for note in config["pretrained_cfg"]["notes"])
+    transform = timm.data.create_transform(**timm.data.resolve_data_config(model=loaded))
+    x = transform(Image.fromarray(spaces.natural_image(timm_parity.RESIZE))).flip(-3).numpy()
+    caffe = spaces.to_input(timm_parity.fold_image(), spaces.convention("caffe", (104.0, 117.0, 123.0)))[0]
+    np.testing.assert_allclose(x, caffe, rtol=0, atol=1e-4)  # float32 rounding of values up to 255
