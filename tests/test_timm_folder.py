@@ -288,3 +288,17 @@ def test_caffe_convention_folder_takes_timm_transforms_then_reversed_channels(ti
     x = transform(Image.fromarray(spaces.natural_image(timm_parity.RESIZE))).flip(-3).numpy()
     caffe = spaces.to_input(timm_parity.fold_image(), spaces.convention("caffe", (104.0, 117.0, 123.0)))[0]
     np.testing.assert_allclose(x, caffe, rtol=0, atol=1e-4)  # float32 rounding of values up to 255
+
+
+@pytest.mark.parametrize("folder", ["resnet_folder", "mini_folder"])
+def test_features_only_from_a_folder_at_another_size(timm, request, folder):
+    """A converted folder as a backbone: five maps at strides 2 to 32 for a 288 x 256 input, the last
+    one the classifier model's forward_features."""
+    path = request.getfixturevalue(folder)
+    features = _load(timm, path, features_only=True)
+    x = torch.from_numpy(spaces.to_input(spaces.natural_image(288)[:, :256], spaces.convention("caffe", (104.0, 117.0, 123.0))))
+    with torch.no_grad():
+        maps = features(x)
+        last = _load(timm, path).forward_features(x)
+    assert [tuple(m.shape[2:]) for m in maps] == [(288 // s, 256 // s) for s in (2, 4, 8, 16, 32)]
+    torch.testing.assert_close(maps[-1], last, rtol=0, atol=0)
