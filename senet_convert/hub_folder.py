@@ -104,13 +104,16 @@ def convert_to_timm_folder(prototxt: Path, caffemodel: Path, output_dir: Path, *
     from .progress import load_net_with_progress
 
     timm, start = _timm(), time.perf_counter()
+    stem = name or Path(prototxt).stem
+    if Path(stem).name != stem or stem in ("", ".", ".."):
+        raise ConvertError(f"--name {stem!r}: the folder's name, without '/'")
     net = load_net_with_progress(prototxt, caffemodel)
     if class_order is None:
         class_order = "sorted" if last_inner_product(net).param.inner_product_param.num_output == 1000 else "caffe"
     sources = {"prototxt": {"name": Path(prototxt).name, "sha256": sha256(Path(prototxt))},
                "caffemodel": {"name": Path(caffemodel).name, "sha256": sha256(Path(caffemodel))}}
     command = command_line(prototxt, caffemodel, input_space=input_space, class_order=class_order)
-    result = write_timm_folder(net, output_dir, name or Path(prototxt).stem, sources=sources, command=command,
+    result = write_timm_folder(net, output_dir, stem, sources=sources, command=command,
                                input_space=input_space, class_order=class_order)
     if not quiet:
         _report(net, result["weights"], result["parity"], timm.__version__, result["folder"], time.perf_counter() - start, global_pooling)

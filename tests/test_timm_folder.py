@@ -302,3 +302,21 @@ def test_features_only_from_a_folder_at_another_size(timm, request, folder):
         last = _load(timm, path).forward_features(x)
     assert [tuple(m.shape[2:]) for m in maps] == [(288 // s, 256 // s) for s in (2, 4, 8, 16, 32)]
     torch.testing.assert_close(maps[-1], last, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("problem", ["no-timm", "name-with-slash"])
+def test_bad_requests_are_one_line_and_write_nothing(monkeypatch, tmp_path, problem):
+    import sys
+
+    from conftest import FIXTURES
+
+    args = ["caffe2torch", str(FIXTURES / "tiny-senet.prototxt"), str(FIXTURES / "tiny-senet.caffemodel"), "--to", "timm", "-o", str(tmp_path / "out")]
+    if problem == "no-timm":
+        monkeypatch.setitem(sys.modules, "timm", None)  # import timm raises ImportError
+        expected = "--to timm needs timm"
+    else:
+        args += ["--name", "../elsewhere"]
+        expected = "the folder's name, without '/'"
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and expected in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())
