@@ -3,6 +3,7 @@
     DIR/NAME/config.json        timm's hub config (hub_config.py)
     DIR/NAME/model.safetensors  the state_dict; its metadata names the Caffe blob behind every key
     DIR/NAME/README.md          the model card (model_card.py), from what this conversion measured
+    DIR/NAME.timm.pth           the bare state_dict, as release 0.1.0 wrote it: an alias for this release only
 
 `timm.create_model("local-dir:DIR/NAME", pretrained=True)` loads it strictly, and
 `huggingface_hub.upload_folder(folder_path="DIR/NAME", ...)` publishes it as it is. The folder
@@ -77,10 +78,12 @@ def folder_contents(name: str, net, weights, model, parity: dict, sources: dict,
     }
 
 
-def write_timm_folder(net, output_dir: Path, stem: str, *, sources: dict, command: str, input_space: str, class_order: str) -> dict:
+def write_timm_folder(net, output_dir: Path, stem: str, *, sources: dict, command: str, input_space: str, class_order: str,
+                      legacy_pth: bool = False) -> dict:
     """DIR/STEM/ for a loaded `net` (the original Caffe net, with weights): map, load into timm,
-    measure, write. `sources` are the files' names and sha256, `command` the conversion command."""
-    from .files import staged_outputs
+    measure, write. `sources` are the files' names and sha256, `command` the conversion command.
+    legacy_pth: also DIR/STEM.timm.pth, the bare state_dict release 0.1.0 wrote (kept for one release)."""
+    from .files import staged_outputs, write_torch
     from .timm_weights import timm_model, timm_weights
 
     output_dir = Path(output_dir)
@@ -90,11 +93,15 @@ def write_timm_folder(net, output_dir: Path, stem: str, *, sources: dict, comman
     parity = timm_parity.measure(net, weights, model, unfolded)
     del unfolded
     contents = folder_contents(stem, net, weights, model, parity, sources, command)
-    with staged_outputs(output_dir, [stem]) as staging:
+    legacy = [f"{stem}.timm.pth"] if legacy_pth else []
+    with staged_outputs(output_dir, [*legacy, stem]) as staging:
         (staging / stem).mkdir()
         for file, data in contents.items():
             (staging / stem / file).write_bytes(data)
-    return {"net": net, "weights": weights, "model": model, "parity": parity, "folder": output_dir / stem, "files": [output_dir / stem / f for f in FILES]}
+        for file in legacy:
+            write_torch(weights.state_dict, staging / file)
+    files = [output_dir / stem / f for f in FILES] + [output_dir / f for f in legacy]
+    return {"net": net, "weights": weights, "model": model, "parity": parity, "folder": output_dir / stem, "files": files}
 
 
 def convert_to_timm_folder(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=None, input_space="caffe",
@@ -114,7 +121,7 @@ def convert_to_timm_folder(prototxt: Path, caffemodel: Path, output_dir: Path, *
                "caffemodel": {"name": Path(caffemodel).name, "sha256": sha256(Path(caffemodel))}}
     command = command_line(prototxt, caffemodel, input_space=input_space, class_order=class_order)
     result = write_timm_folder(net, output_dir, stem, sources=sources, command=command,
-                               input_space=input_space, class_order=class_order)
+                               input_space=input_space, class_order=class_order, legacy_pth=True)
     if not quiet:
         _report(net, result["weights"], result["parity"], timm.__version__, result["folder"], time.perf_counter() - start, global_pooling)
     return result
@@ -129,6 +136,8 @@ def _report(net, weights, parity: dict, timm_version: str, folder: Path, seconds
     if parity["folded"]:
         print(f"folding the {weights.input_space} convention into {weights.first_conv} is exact except where it reads its zero padding; "
               f"measured on {parity['folded']['input']}: {timm_parity.describe(parity['folded'])}")
+    print(f"note: {folder.name}.timm.pth, the bare state_dict as senet-convert 0.1.0 wrote it, is written for this release only; "
+          f"load the folder instead: timm.create_model('local-dir:{folder}', pretrained=True)", file=sys.stderr)
     if weights.input_space == "caffe":
         print("note: these weights take Caffe's input convention (BGR), which timm's default transforms do not produce; "
               "use --input-space torchvision for them, or reverse the channels after timm's transform (see the folder's README.md)", file=sys.stderr)

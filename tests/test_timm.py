@@ -188,7 +188,12 @@ def test_cli_to_timm(timm, synthetic_caffemodel, models_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert "timm legacy_seresnet50" in result.stdout and "class order sorted" in result.stdout
     assert "exact except where it reads its zero padding" in result.stdout and f"loads strictly into timm {timm.__version__}" in result.stdout
-    assert [p.name for p in tmp_path.iterdir()] == ["SE-ResNet-50"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["SE-ResNet-50", "SE-ResNet-50.timm.pth"]
+    assert "written for this release only" in result.stderr
+    legacy = torch.load(tmp_path / "SE-ResNet-50.timm.pth", weights_only=True)
+    from safetensors.torch import load_file
+
+    assert legacy.keys() == load_file(tmp_path / "SE-ResNet-50" / "model.safetensors").keys()
     config = json.loads((tmp_path / "SE-ResNet-50" / "config.json").read_text())
     cfg = config["pretrained_cfg"]
     assert config["architecture"] == "legacy_seresnet50" and cfg["mean"] == list(spaces.IMAGENET_MEAN)

@@ -247,7 +247,7 @@ def test_a_new_conversion_replaces_the_folder(timm, goldens_dir, mini_folder, tm
     folder = tmp_path / "SE-BN-Inception.mini"
     assert sorted(p.name for p in folder.iterdir()) == sorted(FILES)
     assert json.loads((folder / "config.json").read_text())["pretrained_cfg"]["mean"] == list(spaces.IMAGENET_MEAN)
-    assert [p.name for p in tmp_path.iterdir()] == ["SE-BN-Inception.mini"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["SE-BN-Inception.mini", "SE-BN-Inception.mini.timm.pth"]
 
 
 def test_a_failed_move_puts_the_earlier_folder_back(tmp_path, monkeypatch):
