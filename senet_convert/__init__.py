@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 
+from . import timm_hook
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -21,8 +23,6 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 # SE-BN-Inception joins timm's registry as soon as timm is imported (timm itself is not imported here).
-from . import timm_hook  # noqa: E402
-
 timm_hook.install()
 
 
