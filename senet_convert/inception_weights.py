@@ -22,7 +22,7 @@ from .caffe import caffe_pb2
 from .errors import ConvertError
 from .graph import Layer, Net
 from .shapes import pool_geometry
-from .timm_weights import ConvSpec, Unit, _bn, _blobs, _check_unit, _conv, _expect, _fail, _Graph, _unit_layers, check_head, claim_all
+from .timm_weights import ConvSpec, Unit, _bn, _blobs, _check_unit, _conv, _expect, _fail, _Graph, _unit_layers, check_head, claim_all, no_timm_model, se_gated
 
 MODEL = "se_bn_inception"
 BRANCHES = {  # branch shape (units, or "pool" + units) -> the module names of its units, per block kind
@@ -229,6 +229,8 @@ def inception_model(net: Net) -> tuple[InceptionStructure, dict]:
     """(structure, model_args) of the SE-BN-Inception in `net`; model_args holds the widths when they are not the official ones."""
     from .se_bn_inception import OFFICIAL_WIDTHS
 
+    if not se_gated(net):
+        raise ConvertError(no_timm_model(net))
     try:
         structure = read_inception(net)
         if len(structure.blocks) != len(BLOCK_NAMES):

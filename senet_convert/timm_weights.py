@@ -41,21 +41,21 @@ TIMM_BN_EPS = 1e-5  # nn.BatchNorm2d's default, which timm's legacy SENet keeps
 SE_REDUCTION = 16  # every legacy_* SENet
 TIMM_SENETS = (
     "legacy_seresnet50/101/152, legacy_seresnext50_32x4d/101_32x4d and legacy_senet154, the residual SENets "
-    "of hujie-frank/SENet (SE-ResNet, SE-ResNeXt, SENet-154)"
+    "of hujie-frank/SENet (SE-ResNet, SE-ResNeXt, SENet-154), and this project's se_bn_inception"
 )
 
 
+def se_gated(net: Net) -> bool:
+    """SE gates applied by a two-bottom Scale after a Sigmoid: SE-BN-Inception's form (it has no Axpy)."""
+    return any(layer.type == "Sigmoid" for layer in net.layers) and any(layer.type == "Scale" and len(layer.bottoms) == 2 for layer in net.layers)
+
+
 def no_timm_model(net: Net) -> str:
-    """Why a net without residual SE blocks (Axpy) has no timm model: what it has, and what would fit."""
+    """Why a net without SE blocks has no timm model: what it has, and what would fit."""
     counts = Counter(layer.type for layer in net.layers)
     found = ", ".join(f"{n} {kind}" for kind, n in counts.most_common(5))
-    se_gates = "Sigmoid" in counts and any(layer.type == "Scale" and len(layer.bottoms) == 2 for layer in net.layers)
-    if se_gates:  # SE gates applied by a two-bottom Scale, no residual blocks: SE-BN-Inception's form
-        what = "SE gates but no residual SE blocks (Axpy): that is SE-BN-Inception's structure, and timm has no such model"
-    else:
-        what = "no SE blocks (no Axpy layer)"
     return (
-        f"net '{net.name}' has {what} (its layers: {found}{', ...' if len(counts) > 5 else ''}); --to timm makes weights "
+        f"net '{net.name}' has no SE blocks (no Axpy layer) (its layers: {found}{', ...' if len(counts) > 5 else ''}); --to timm makes weights "
         f"for timm's {TIMM_SENETS} only; convert without --to timm to get the exact module with Caffe's layer names"
     )
 

@@ -73,7 +73,7 @@ def test_a_prototxt_that_does_not_fit_is_refused_by_layer(misfit):
 
 
 def test_a_net_of_neither_kind_is_refused():
-    with pytest.raises(ConvertError, match="no Axpy layers.*not a residual SENet"):
+    with pytest.raises(ConvertError, match="has no SE blocks.*se_bn_inception"):
         timm_model_name(load_net(FIXTURES / "tiny-plain-v2.prototxt"))
 
 

@@ -234,7 +234,7 @@ def test_a_refused_net_writes_no_folder(tmp_path):
 
     result = CliRunner().invoke(main, ["caffe2torch", str(FIXTURES / "tiny-plain-v2.prototxt"), str(FIXTURES / "tiny-plain-v2.caffemodel"), "--to", "timm", "-o", str(tmp_path)])
     assert result.exit_code == 2
-    assert "no Axpy layers" in result.stderr and "SE-BN-Inception" in result.stderr
+    assert "has no SE blocks" in result.stderr and "se_bn_inception" in result.stderr
     assert not list(tmp_path.iterdir())
 
 
