@@ -1,0 +1,242 @@
+"""Every kind of file senet-convert writes, loaded as a classifier that evaluate can score.
+
+  PROTOTXT CAFFEMODEL   the exact graph, scoring the last InnerProduct (the logits); the 1000 rows
+                        of a Caffe file are ILSVRC-2012 devkit order; Caffe's input convention
+  NAME.pt               load_checkpoint (torch.load with weights_only=True); its recorded input
+                        contract and class order
+  NAME.pt2              the torch.export program, checked first so that nothing is unpickled (pt2.py);
+                        it records no convention or class order, so those come from the options
+  NAME.onnx             ONNX Runtime; the input contract senet-convert writes into its metadata
+  NAME.timm.pth/.json   timm's model with the state_dict (weights_only) and the recorded pretrained_cfg
+  a timm folder         config.json + model.safetensors, the layout timm's local-dir: and the Hub read
+
+A Model says what it knows (convention, class order, input size) and None where its file is silent.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import input_space as spaces
+from ..errors import ConvertError
+from . import official
+
+
+@dataclass
+class Model:
+    kind: str
+    files: list[Path]
+    forward: Callable  # N x 3 x H x W float32 tensor -> N x K scores
+    input_size: tuple[int, int] | None
+    fixed_size: bool
+    convention: spaces.Convention | None
+    class_order: str | None  # "caffe", "sorted", or None: not recorded
+    class_wnids: tuple[str, ...] | None = None
+    scored: str = "the model's output"
+    official: str | None = None
+    recorded: dict = field(default_factory=dict)  # sha256 of the Caffe sources, as recorded
+    device: str = "cpu"
+    to_device: Callable | None = None
+
+    def to(self, device: str) -> None:
+        self.device = device
+        if self.to_device is not None:
+            self.to_device(device)
+
+
+def _torch_model(kind, files, module, **known) -> Model:
+    import torch
+
+    def forward(x):
+        with torch.inference_mode():
+            out = module(x)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+    return Model(kind, files, forward, to_device=lambda d: module.to(d), **known)
+
+
+def caffe_convention(mean_bgr, mean_option) -> spaces.Convention | None:
+    mean = mean_option or mean_bgr
+    return spaces.convention("caffe", tuple(mean)) if mean is not None and len(mean) == 3 else None
+
+
+def from_caffe(prototxt: Path, caffemodel: Path, *, global_pooling: bool = False, mean=None) -> Model:
+    from ..converter import module_for
+    from ..progress import load_net_with_progress
+    from ..transforms import global_pool, last_inner_product
+
+    net = load_net_with_progress(prototxt, caffemodel)
+    name = official.recognise_net(net)
+    if global_pooling:
+        net = global_pool(net)
+    heads = [layer for layer in net.layers if layer.type == "InnerProduct"]
+    outputs = [last_inner_product(net).caffe_tops[0]] if heads else None
+    module = module_for(net, outputs)
+    shape = next(iter(net.inputs.values()))
+    scored = f"'{outputs[0]}' (the last InnerProduct: logits)" if outputs else f"'{net.outputs[0]}'"
+    return _torch_model("caffe", [prototxt, caffemodel], module, input_size=tuple(shape[2:]), fixed_size=not global_pooling,
+                        convention=caffe_convention(net.mean_bgr, mean), class_order="caffe", scored=scored, official=name)
+
+
+def _contract_convention(contract: dict, mean=None) -> spaces.Convention | None:
+    order = contract.get("color_order")
+    if order == "RGB":
+        return spaces.Convention("torchvision", "RGB", tuple(contract["mean"]), tuple(contract["std"]))
+    if order == "BGR":
+        return caffe_convention(contract.get("mean"), mean)
+    return caffe_convention(None, mean)
+
+
+def from_checkpoint(path: Path, *, mean=None) -> Model:
+    from ..export import load_checkpoint
+    from ..loader import net_from_text
+
+    module, data = load_checkpoint(path, with_info=True)
+    contract = data["input"]
+    name = official.recognise_net(net_from_text(data["prototxt"], f"{path}:prototxt"))
+    fixed = not any("global-pool" in d for d in contract.get("deviations", []))
+    recorded = {k: v.get("sha256") for k, v in data.get("sources", {}).items()}
+    return _torch_model("checkpoint", [path], module, input_size=tuple(contract["shape"][2:]), fixed_size=fixed,
+                        convention=_contract_convention(contract, mean), class_order=contract.get("class_order"),
+                        scored=", ".join(f"'{o}'" for o in data["outputs"][:1]), official=name, recorded=recorded)
+
+
+def from_pt2(path: Path, *, mean=None) -> Model:
+    from .pt2 import load_program
+
+    program = load_program(path)
+    module = program.module()
+    users = set(program.graph_signature.user_inputs)
+    placeholders = [n for n in program.graph.nodes if n.op == "placeholder" and n.name in users]
+    size = None
+    if len(placeholders) == 1 and "val" in placeholders[0].meta:
+        shape = placeholders[0].meta["val"].shape
+        size = tuple(int(s) for s in shape[2:]) if len(shape) == 4 else None
+    return _torch_model("pt2", [path], module, input_size=size, fixed_size=True, convention=caffe_convention(None, mean),
+                        class_order=None, scored="its first output")
+
+
+def from_onnx(path: Path, *, mean=None, device: str = "cpu") -> Model:
+    import onnxruntime as ort
+    import torch
+
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else ["CPUExecutionProvider"]
+    try:
+        session = ort.InferenceSession(str(path), providers=[p for p in providers if p in ort.get_available_providers()])
+    except Exception as exc:
+        raise ConvertError(f"{path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0][:160]})") from None
+    meta = session.get_modelmeta().custom_metadata_map
+    contract = json.loads(meta["caffe.input"]) if "caffe.input" in meta else {}
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise ConvertError(f"{path}: takes {len(inputs)} inputs; evaluate feeds one image batch")
+    dims = inputs[0].shape
+    size = tuple(dims[2:]) if len(dims) == 4 and all(isinstance(d, int) for d in dims[2:]) else None
+    output = session.get_outputs()[0].name
+
+    def forward(x):
+        return torch.from_numpy(session.run([output], {inputs[0].name: x.cpu().numpy()})[0])
+
+    recorded = {"prototxt": meta.get("caffe.prototxt_sha256"), "caffemodel": meta.get("caffe.caffemodel_sha256")} if meta else {}
+    return Model("onnx", [path], forward, size, True, _contract_convention(contract, mean) if contract else caffe_convention(None, mean),
+                 contract.get("class_order"), scored=f"'{output}'", recorded=recorded)
+
+
+def _timm_convention(cfg: dict) -> spaces.Convention:
+    if cfg.get("input_space") == "caffe" or cfg.get("channel_order") == "BGR":
+        return spaces.convention("caffe", tuple(255 * m for m in cfg["mean"]))
+    mean, std = tuple(cfg.get("mean", spaces.IMAGENET_MEAN)), tuple(cfg.get("std", spaces.IMAGENET_STD))
+    return spaces.Convention("torchvision" if (mean, std) == (spaces.IMAGENET_MEAN, spaces.IMAGENET_STD) else "timm", "RGB", mean, std)
+
+
+def _timm_module(architecture: str, num_classes: int, state_dict: dict, where: Path):
+    try:
+        import timm
+    except ImportError:
+        raise ConvertError(f"{where}: evaluating timm weights needs timm: pip install timm") from None
+    try:
+        model = timm.create_model(architecture, pretrained=False, num_classes=num_classes)
+        model.load_state_dict(state_dict, strict=True)
+    except (RuntimeError, KeyError) as exc:
+        raise ConvertError(f"{where}: the weights do not load into timm's {architecture} ({str(exc).splitlines()[0][:160]})") from None
+    return model.eval()
+
+
+def _timm(kind, files, architecture, cfg: dict, state_dict, where, *, labels=None) -> Model:
+    num_classes = int(cfg.get("num_classes") or 1000)
+    module = _timm_module(architecture, num_classes, state_dict, where)
+    wnids = cfg.get("class_wnids") or labels
+    return _torch_model(kind, files, module, input_size=tuple(cfg.get("input_size", (3, 224, 224))[1:]), fixed_size=False,
+                        convention=_timm_convention(cfg), class_order=cfg.get("class_order"),
+                        class_wnids=tuple(wnids) if wnids else None, scored="timm's logits",
+                        official=official.recognise_timm(architecture), recorded={"timm_config": cfg})
+
+
+def from_timm_weights(path: Path) -> Model:
+    import torch
+
+    stem = path.name[: -len(".timm.pth")] if path.name.endswith(".timm.pth") else path.name[: -len(".timm.json")]
+    pth, config = path.with_name(f"{stem}.timm.pth"), path.with_name(f"{stem}.timm.json")
+    for need in (pth, config):
+        if not need.is_file():
+            raise ConvertError(f"{need}: no such file (timm weights are NAME.timm.pth with NAME.timm.json beside it)")
+    try:
+        info = json.loads(config.read_text())
+        architecture, cfg = info["model"], info["pretrained_cfg"]
+    except (ValueError, KeyError, TypeError):
+        raise ConvertError(f"{config}: not the NAME.timm.json senet-convert writes") from None
+    try:
+        state_dict = torch.load(pth, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ConvertError(f"{pth}: not a readable state_dict ({type(exc).__name__})") from None
+    model = _timm("timm", [pth, config], architecture, cfg, state_dict, pth)
+    model.recorded = {k: v.get("sha256") for k, v in info.get("sources", {}).items()}
+    return model
+
+
+def from_timm_folder(folder: Path) -> Model:
+    config, weights = folder / "config.json", folder / "model.safetensors"
+    if not config.is_file() or not weights.is_file():
+        raise ConvertError(f"{folder}: a timm folder holds config.json and model.safetensors")
+    try:
+        info = json.loads(config.read_text())
+        architecture = info["architecture"]
+        cfg = dict(info.get("pretrained_cfg", {}), num_classes=info.get("num_classes", 1000))
+    except (ValueError, KeyError, TypeError):
+        raise ConvertError(f"{config}: not a timm config (no 'architecture')") from None
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        raise ConvertError(f"{weights}: reading it needs safetensors: pip install safetensors") from None
+    try:
+        state_dict = load_file(weights)
+    except Exception as exc:
+        raise ConvertError(f"{weights}: not a readable safetensors file ({type(exc).__name__})") from None
+    labels = info.get("label_names")
+    labels = labels if isinstance(labels, list) and all(isinstance(w, str) and len(w) == 9 and w[0] == "n" for w in labels) else None
+    return _timm("timm-folder", [config, weights], architecture, cfg, state_dict, weights, labels=labels)
+
+
+def load_model(first: Path, second: Path | None, *, global_pooling=False, mean=None, device="cpu") -> Model:
+    """The model behind the command's arguments: PROTOTXT CAFFEMODEL, or one file (or folder) this tool wrote."""
+    name = first.name.lower()
+    if name.endswith(".prototxt") or second is not None:
+        if second is None:
+            raise ConvertError(f"{first}: a prototxt needs its CAFFEMODEL as the second argument")
+        return from_caffe(first, second, global_pooling=global_pooling, mean=mean)
+    if global_pooling:
+        raise ConvertError("--global-pool applies to PROTOTXT CAFFEMODEL (convert with caffe2torch --global-pool for other files)")
+    if first.is_dir():
+        return from_timm_folder(first)
+    if name.endswith((".timm.pth", ".timm.json")):
+        return from_timm_weights(first)
+    loaders = {".pt": from_checkpoint, ".pt2": from_pt2, ".onnx": lambda p, mean: from_onnx(p, mean=mean, device=device)}
+    if first.suffix.lower() not in loaders:
+        raise ConvertError(f"{first}: evaluate reads PROTOTXT CAFFEMODEL, .pt, .pt2, .onnx, NAME.timm.pth or a timm folder")
+    if not first.is_file():
+        raise ConvertError(f"{first}: no such file")
+    return loaders[first.suffix.lower()](first, mean=mean)
