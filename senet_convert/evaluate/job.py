@@ -112,7 +112,8 @@ def _evaluate(first, second, options: Options, world, show_progress: bool) -> di
     chosen = _protocol(model, options)
     count = _num_classes(model, chosen.crop)
     model_classes = _model_classes(model, count, options)
-    labels = read_labels(options.images, options.labels, options.label_order, model_knows_ilsvrc=model_classes.wnids is not None)
+    knows = True if model_classes.wnids is not None else (None if count == 1000 else False)
+    labels = read_labels(options.images, options.labels, options.label_order, model_knows_ilsvrc=knows)
     matching = classes.match(labels, model_classes)
     dataset = ImageFolderItems(options.images, labels.images, distributed.shard(len(labels), world), chosen)
     scored = score(model, dataset, matching.rows, batch=options.batch, workers=options.workers, total=len(labels),

@@ -59,9 +59,10 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.as_posix())
 
 
-def read_labels(folder: Path, label_file: Path | None, order: str = "auto", *, model_knows_ilsvrc: bool) -> Labels:
+def read_labels(folder: Path, label_file: Path | None, order: str = "auto", *, model_knows_ilsvrc: bool | None) -> Labels:
     """The labels of every image in `folder`; `order` says how a NAME LABEL file's integers count
-    ("auto": devkit order for a model with ILSVRC classes, as the release's file, else the model's rows)."""
+    ("auto": devkit order for a model with ILSVRC classes, as the release's file, the model's rows
+    for a model without; model_knows_ilsvrc None, a 1000-way model that records no order, is an error)."""
     if order not in LABEL_ORDERS:
         raise ConvertError(f"label order must be one of {', '.join(LABEL_ORDERS)}, got '{order}'")
     files = image_files(folder)
@@ -71,6 +72,9 @@ def read_labels(folder: Path, label_file: Path | None, order: str = "auto", *, m
     if lines and all(len(fields) == 1 for _, fields in lines):
         return _from_devkit(folder, label_file, lines, files)
     if order == "auto":
+        if model_knows_ilsvrc is None and not _all_wnids(lines):
+            raise ConvertError(f"{label_file}: its class numbers could count in devkit or sorted order or be the model's rows, and the "
+                               "model's 1000 rows record no order: give --model-class-order caffe|sorted (or --label-order model)")
         order = "caffe" if model_knows_ilsvrc else "model"
     return _from_name_label(folder, label_file, lines, files, order)
 
@@ -91,6 +95,10 @@ def _read_lines(path: Path) -> list[tuple[int, list[str]]]:
     if not lines:
         raise ConvertError(f"{path}: holds no labels")
     return lines
+
+
+def _all_wnids(lines) -> bool:
+    return all(len(fields) == 2 and _WNID.fullmatch(fields[1]) for _, fields in lines)
 
 
 def _integer(path: Path, number: int, token: str, low: int, high: int | None) -> int:
