@@ -138,6 +138,10 @@ def _merge(parts) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
     return positions[order], rank, top, skipped
 
 
+def _rate(x: float | None) -> str:
+    return "?" if not x else f"{x:.3g}" if x < 100 else f"{x:.0f}"
+
+
 def _speed(parts, wall: float, images: int, workers: int) -> dict:
     wait, model_s, decode = (sum(p[i] for p in parts) for i in (4, 5, 6))
     per_process = max(len(parts), 1)
@@ -145,8 +149,8 @@ def _speed(parts, wall: float, images: int, workers: int) -> dict:
     decoding = images / (decode / decoders) if decode else None
     verdict = "decoding" if wait > model_s else "the model"
     line = (f"the bottleneck is {verdict}: the model waited {wait / per_process:.1f} s for decoded batches and ran {model_s / per_process:.1f} s "
-            f"(per process); decoding alone ~{decoding or 0:.0f} images/s with {workers} worker(s) per process, the model alone "
-            f"~{images / model_s if model_s else 0:.0f} images/s")
+            f"(per process); decoding alone ~{_rate(decoding)} images/s with {workers} worker(s) per process, the model alone "
+            f"~{_rate(images / model_s if model_s else None)} images/s")
     if verdict == "decoding":
         line += "; more --workers (or CPU cores) would help"
     return {"images_per_second": images / wall if wall else 0.0, "seconds": wall, "wait_for_decoding_s": wait, "model_s": model_s,
