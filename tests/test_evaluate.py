@@ -206,3 +206,25 @@ def test_quiet_when_piped(small):
     _, (prototxt, caffemodel), images, labels = small
     result = run(prototxt, caffemodel, "--images", images, "--labels", labels, "--workers", "0")
     assert "\r" not in result.output and "top-1 error" in result.output and "Wilson" in result.output
+
+
+def test_per_class_and_prediction_tables(small, tmp_path):
+    import csv
+
+    case, (prototxt, caffemodel), images, labels = small
+    run(prototxt, caffemodel, "--images", images, "--labels", labels, "--workers", "0",
+        "--per-class", tmp_path / "classes.csv", "--predictions", tmp_path / "predictions.csv")
+    rank = data.ranks(case)
+    rows = {int(r["row"]): r for r in csv.DictReader((tmp_path / "classes.csv").open())}
+    for k in range(12):
+        mine = case.truth == k
+        if not mine.any():
+            assert k not in rows
+            continue
+        assert int(rows[k]["images"]) == mine.sum()
+        assert float(rows[k]["top1_accuracy"]) == pytest.approx((rank[mine] == 0).mean())
+        assert float(rows[k]["top5_accuracy"]) == pytest.approx((rank[mine] < 5).mean())
+    predictions = list(csv.DictReader((tmp_path / "predictions.csv").open()))
+    assert [int(p["rank"]) for p in predictions] == [int(r) for r in rank]
+    assert [int(p["true_row"]) for p in predictions] == [int(t) for t in case.truth]
+    assert all(len(p["top5_rows"].split()) == 5 for p in predictions)

@@ -141,3 +141,33 @@ def test_pt2_loads_and_pickled_payloads_are_refused(tmp_path):
     (tmp_path / "junk.pt2").write_bytes(b"junk")
     with pytest.raises(ConvertError, match="not a .pt2 archive"):
         load_program(tmp_path / "junk.pt2")
+
+
+def test_timm_folder_never_names_a_hub_model(tmp_path):
+    pytest.importorskip("timm")
+    safetensors = pytest.importorskip("safetensors.torch")
+    from senet_convert.evaluate.models import load_model
+
+    (tmp_path / "config.json").write_text(json.dumps({"architecture": "hf-hub:someone/model", "num_classes": 10}))
+    (tmp_path / "model.safetensors").write_bytes(safetensors.save({"w": torch.zeros(1)}))
+    with pytest.raises(ConvertError, match="has no model 'hf-hub:someone/model'"):
+        load_model(tmp_path, None)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I"])
+def test_sixteen_bit_grey_is_scaled_not_clipped(mode):
+    from senet_convert.evaluate.images import as_rgb
+
+    values = np.array([[0, 257 * 10, 257 * 128, 65535]], dtype=np.uint16 if mode == "I;16" else np.int32)
+    image = PIL.fromarray(values) if mode == "I;16" else PIL.fromarray(values, mode="I")
+    rgb = np.asarray(as_rgb(image))
+    assert rgb.shape == (1, 4, 3) and rgb[0, :, 0].tolist() == [0, 10, 128, 255] and (rgb == rgb[..., :1]).all()
+
+
+def test_alpha_is_dropped_not_composited():
+    from senet_convert.evaluate.images import as_rgb
+
+    rgba = PIL.new("RGBA", (2, 2), (10, 20, 30, 0))
+    assert np.asarray(as_rgb(rgba))[0, 0].tolist() == [10, 20, 30]
+    la = PIL.new("LA", (2, 2), (77, 0))
+    assert np.asarray(as_rgb(la))[0, 0].tolist() == [77, 77, 77]

@@ -158,6 +158,9 @@ def _timm_module(architecture: str, num_classes: int, state_dict: dict, where: P
         import timm
     except ImportError:
         raise ConvertError(f"{where}: evaluating timm weights needs timm: pip install timm") from None
+    if not isinstance(architecture, str) or not timm.is_model(architecture):
+        # Never a "hf-hub:" or "local-dir:" name: that would fetch or read something other than this file.
+        raise ConvertError(f"{where}: timm {timm.__version__} has no model {architecture!r}")
     try:
         model = timm.create_model(architecture, pretrained=False, num_classes=num_classes)
         model.load_state_dict(state_dict, strict=True)
