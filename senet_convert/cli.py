@@ -287,15 +287,9 @@ def evaluate(model, caffemodel, images, labels, label_order, model_class_order, 
     MODEL is a PROTOTXT (with CAFFEMODEL), or a .pt, .pt2, .onnx, NAME.timm.pth or timm folder this tool wrote.
     Under `torchrun --nproc-per-node N --no-python senet-convert evaluate ...` the images are sharded over the processes.
     """
-    from .evaluate.job import Options, evaluate as run_evaluation, print_report
-    from .evaluate.report import write_outputs
+    from .evaluate.job import Options, evaluate_files
 
     options = Options(images=images, labels=labels, label_order=label_order, model_class_order=model_class_order, protocol=protocol,
                       input_space=input_space, mean=_mean(mean_text), interpolation=interpolation, resize=resize, crop_pct=crop_pct,
                       input_size=input_size, global_pooling=global_pooling, batch=batch, workers=workers, device=device)
-    report = run_evaluation(model, caffemodel, options)
-    if report is None:  # not rank 0
-        return
-    print_report(report)
-    predictions = report.pop("predictions")
-    write_outputs(report | {"predictions": predictions}, predictions, json_file=json_file, per_class_file=per_class_file, predictions_file=predictions_file)
+    evaluate_files(model, caffemodel, options, json_file=json_file, per_class_file=per_class_file, predictions_file=predictions_file)

@@ -228,3 +228,19 @@ def test_per_class_and_prediction_tables(small, tmp_path):
     assert [int(p["rank"]) for p in predictions] == [int(r) for r in rank]
     assert [int(p["true_row"]) for p in predictions] == [int(t) for t in case.truth]
     assert all(len(p["top5_rows"].split()) == 5 for p in predictions)
+
+
+def test_nothing_readable_is_an_error(small, tmp_path):
+    _, (prototxt, caffemodel), _, _ = small
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"junk")
+    (tmp_path / "labels.txt").write_text("a.jpg 0\n")
+    result = run(prototxt, caffemodel, "--images", folder, "--labels", tmp_path / "labels.txt", "--workers", "0", code=2)
+    assert "none of its 1 images could be read (first: a.jpg" in result.output
+
+
+def test_mean_contradicting_the_prototxt(small):
+    _, (prototxt, caffemodel), images, labels = small
+    result = run(prototxt, caffemodel, "--images", images, "--labels", labels, "--mean", "1,2,3", code=2)
+    assert "contradicts the model" in result.output

@@ -162,13 +162,15 @@ def _report(model, first, second, options, world, chosen, labels, matching, coun
     positions, rank, top, skipped = _merge(parts)
     if positions.size + len(skipped) != len(labels) or int(counts[:, 0].sum()) != positions.size:
         raise RuntimeError("evaluate bug: the processes' shards do not add up to the image list")
+    names = [labels.images[i].as_posix() for i in range(len(labels))]
+    if positions.size == 0:
+        raise ConvertError(f"{options.images}: none of its {len(labels)} images could be read (first: {names[skipped[0][0]]}: {skipped[0][1]})")
     rows = matching.rows[positions]
     out = metrics.summary(rank, rows, counts.shape[0])
     files = list(model.files)
     digests = {p.name: sha256(p) for p in dict.fromkeys(files) if p.is_file()}
     if options.labels is not None:
         digests[options.labels.name] = sha256(options.labels)
-    names = [labels.images[i].as_posix() for i in range(len(labels))]
     out.update({
         "images_found": len(labels), "images_folder": str(options.images), "skipped_count": len(skipped),
         "skipped": [[names[i], why] for i, why in skipped], "interval": reports.INTERVAL,
@@ -187,5 +189,10 @@ def _report(model, first, second, options, world, chosen, labels, matching, coun
     return out
 
 
-def print_report(report: dict, stream=None) -> None:
-    print(reports.render(report), file=stream or sys.stdout)
+def evaluate_files(first: Path, second: Path | None, options: Options, *, json_file=None, per_class_file=None, predictions_file=None) -> dict | None:
+    """The command: evaluate, then (rank 0) print the report and write the files asked for."""
+    report = evaluate(first, second, options)
+    if report is not None:
+        print(reports.render(report), file=sys.stdout)
+        reports.write_outputs(report, report["predictions"], json_file=json_file, per_class_file=per_class_file, predictions_file=predictions_file)
+    return report

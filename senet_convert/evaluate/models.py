@@ -60,6 +60,9 @@ def _torch_model(kind, files, module, **known) -> Model:
 
 
 def caffe_convention(mean_bgr, mean_option) -> spaces.Convention | None:
+    """Caffe's convention with the model's recorded mean, or --mean for a model that records none."""
+    if mean_bgr is not None and mean_option is not None and tuple(mean_option) != tuple(mean_bgr):
+        raise ConvertError(f"--mean {tuple(mean_option)} contradicts the model, which records the mean {tuple(mean_bgr)}")
     mean = mean_option or mean_bgr
     return spaces.convention("caffe", tuple(mean)) if mean is not None and len(mean) == 3 else None
 
