@@ -7,8 +7,8 @@
   NAME.pt2              the torch.export program, checked first so that nothing is unpickled (pt2.py);
                         it records no convention or class order, so those come from the options
   NAME.onnx             ONNX Runtime; the input contract senet-convert writes into its metadata
-  NAME.timm.pth/.json   timm's model with the state_dict (weights_only) and the recorded pretrained_cfg
-  a timm folder         config.json + model.safetensors, the layout timm's local-dir: and the Hub read
+  timm files            a folder (config.json + model.safetensors, what timm's local-dir: reads) or
+                        NAME.timm.pth with its config beside it (timm_models.py)
 
 A Model says what it knows (convention, class order, input size) and None where its file is silent.
 """
@@ -48,7 +48,7 @@ class Model:
             self.to_device(device)
 
 
-def _torch_model(kind, files, module, **known) -> Model:
+def torch_model(kind, files, module, **known) -> Model:
     import torch
 
     def forward(x):
@@ -81,7 +81,7 @@ def from_caffe(prototxt: Path, caffemodel: Path, *, global_pooling: bool = False
     module = module_for(net, outputs)
     shape = next(iter(net.inputs.values()))
     scored = f"'{outputs[0]}' (the last InnerProduct: logits)" if outputs else f"'{net.outputs[0]}'"
-    return _torch_model("caffe", [prototxt, caffemodel], module, input_size=tuple(shape[2:]), fixed_size=not global_pooling,
+    return torch_model("caffe", [prototxt, caffemodel], module, input_size=tuple(shape[2:]), fixed_size=not global_pooling,
                         convention=caffe_convention(net.mean_bgr, mean), class_order="caffe", scored=scored, official=name)
 
 
@@ -103,7 +103,7 @@ def from_checkpoint(path: Path, *, mean=None) -> Model:
     name = official.recognise_net(net_from_text(data["prototxt"], f"{path}:prototxt"))
     fixed = not any("global-pool" in d for d in contract.get("deviations", []))
     recorded = {k: v.get("sha256") for k, v in data.get("sources", {}).items()}
-    return _torch_model("checkpoint", [path], module, input_size=tuple(contract["shape"][2:]), fixed_size=fixed,
+    return torch_model("checkpoint", [path], module, input_size=tuple(contract["shape"][2:]), fixed_size=fixed,
                         convention=_contract_convention(contract, mean), class_order=contract.get("class_order"),
                         scored=", ".join(f"'{o}'" for o in data["outputs"][:1]), official=name, recorded=recorded)
 
@@ -119,7 +119,7 @@ def from_pt2(path: Path, *, mean=None) -> Model:
     if len(placeholders) == 1 and "val" in placeholders[0].meta:
         shape = placeholders[0].meta["val"].shape
         size = tuple(int(s) for s in shape[2:]) if len(shape) == 4 else None
-    return _torch_model("pt2", [path], module, input_size=size, fixed_size=True, convention=caffe_convention(None, mean),
+    return torch_model("pt2", [path], module, input_size=size, fixed_size=True, convention=caffe_convention(None, mean),
                         class_order=None, scored="its first output")
 
 
@@ -149,86 +149,10 @@ def from_onnx(path: Path, *, mean=None, device: str = "cpu") -> Model:
                  contract.get("class_order"), scored=f"'{output}'", recorded=recorded)
 
 
-def _timm_convention(cfg: dict) -> spaces.Convention:
-    if cfg.get("input_space") == "caffe" or cfg.get("channel_order") == "BGR":
-        return spaces.convention("caffe", tuple(255 * m for m in cfg["mean"]))
-    mean, std = tuple(cfg.get("mean", spaces.IMAGENET_MEAN)), tuple(cfg.get("std", spaces.IMAGENET_STD))
-    return spaces.Convention("torchvision" if (mean, std) == (spaces.IMAGENET_MEAN, spaces.IMAGENET_STD) else "timm", "RGB", mean, std)
-
-
-def _timm_module(architecture: str, num_classes: int, state_dict: dict, where: Path):
-    try:
-        import timm
-    except ImportError:
-        raise ConvertError(f"{where}: evaluating timm weights needs timm: pip install timm") from None
-    if not isinstance(architecture, str) or not timm.is_model(architecture):
-        # Never a "hf-hub:" or "local-dir:" name: that would fetch or read something other than this file.
-        raise ConvertError(f"{where}: timm {timm.__version__} has no model {architecture!r}")
-    try:
-        model = timm.create_model(architecture, pretrained=False, num_classes=num_classes)
-        model.load_state_dict(state_dict, strict=True)
-    except (RuntimeError, KeyError) as exc:
-        raise ConvertError(f"{where}: the weights do not load into timm's {architecture} ({str(exc).splitlines()[0][:160]})") from None
-    return model.eval()
-
-
-def _timm(kind, files, architecture, cfg: dict, state_dict, where, *, labels=None) -> Model:
-    num_classes = int(cfg.get("num_classes") or 1000)
-    module = _timm_module(architecture, num_classes, state_dict, where)
-    wnids = cfg.get("class_wnids") or labels
-    return _torch_model(kind, files, module, input_size=tuple(cfg.get("input_size", (3, 224, 224))[1:]), fixed_size=False,
-                        convention=_timm_convention(cfg), class_order=cfg.get("class_order"),
-                        class_wnids=tuple(wnids) if wnids else None, scored="timm's logits",
-                        official=official.recognise_timm(architecture), recorded={"timm_config": cfg})
-
-
-def from_timm_weights(path: Path) -> Model:
-    import torch
-
-    stem = path.name[: -len(".timm.pth")] if path.name.endswith(".timm.pth") else path.name[: -len(".timm.json")]
-    pth, config = path.with_name(f"{stem}.timm.pth"), path.with_name(f"{stem}.timm.json")
-    for need in (pth, config):
-        if not need.is_file():
-            raise ConvertError(f"{need}: no such file (timm weights are NAME.timm.pth with NAME.timm.json beside it)")
-    try:
-        info = json.loads(config.read_text())
-        architecture, cfg = info["model"], info["pretrained_cfg"]
-    except (ValueError, KeyError, TypeError):
-        raise ConvertError(f"{config}: not the NAME.timm.json senet-convert writes") from None
-    try:
-        state_dict = torch.load(pth, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ConvertError(f"{pth}: not a readable state_dict ({type(exc).__name__})") from None
-    model = _timm("timm", [pth, config], architecture, cfg, state_dict, pth)
-    model.recorded = {k: v.get("sha256") for k, v in info.get("sources", {}).items()}
-    return model
-
-
-def from_timm_folder(folder: Path) -> Model:
-    config, weights = folder / "config.json", folder / "model.safetensors"
-    if not config.is_file() or not weights.is_file():
-        raise ConvertError(f"{folder}: a timm folder holds config.json and model.safetensors")
-    try:
-        info = json.loads(config.read_text())
-        architecture = info["architecture"]
-        cfg = dict(info.get("pretrained_cfg", {}), num_classes=info.get("num_classes", 1000))
-    except (ValueError, KeyError, TypeError):
-        raise ConvertError(f"{config}: not a timm config (no 'architecture')") from None
-    try:
-        from safetensors.torch import load_file
-    except ImportError:
-        raise ConvertError(f"{weights}: reading it needs safetensors: pip install safetensors") from None
-    try:
-        state_dict = load_file(weights)
-    except Exception as exc:
-        raise ConvertError(f"{weights}: not a readable safetensors file ({type(exc).__name__})") from None
-    labels = info.get("label_names")
-    labels = labels if isinstance(labels, list) and all(isinstance(w, str) and len(w) == 9 and w[0] == "n" for w in labels) else None
-    return _timm("timm-folder", [config, weights], architecture, cfg, state_dict, weights, labels=labels)
-
-
 def load_model(first: Path, second: Path | None, *, global_pooling=False, mean=None, device="cpu") -> Model:
     """The model behind the command's arguments: PROTOTXT CAFFEMODEL, or one file (or folder) this tool wrote."""
+    from .timm_models import from_timm_folder, from_timm_weights
+
     name = first.name.lower()
     if name.endswith(".prototxt") or second is not None:
         if second is None:
