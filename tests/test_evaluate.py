@@ -244,3 +244,11 @@ def test_mean_contradicting_the_prototxt(small):
     _, (prototxt, caffemodel), images, labels = small
     result = run(prototxt, caffemodel, "--images", images, "--labels", labels, "--mean", "1,2,3", code=2)
     assert "contradicts the model" in result.output
+
+
+def test_input_size_needs_a_global_pool(small, tmp_path):
+    case, (prototxt, caffemodel), images, labels = small
+    assert "needs a global final pool" in run(prototxt, caffemodel, "--images", images, "--labels", labels, "--input-size", "160", code=2).output
+    report = report_of(tmp_path, prototxt, caffemodel, "--images", images, "--labels", labels, "--input-size", "160", "--global-pool")
+    assert report["preprocessing"]["crop"] == [160, 160] and report["preprocessing"]["resize_shorter_side"] == 183
+    assert [p["rank"] for p in report["predictions"]] == [int(r) for r in data.ranks(case)]
