@@ -52,8 +52,7 @@ def test_official_senet_gets_the_published_numbers(senet50, tmp_path):
 
 def test_timm_weights_and_folder_score_what_caffe_scores(senet50, tmp_path):
     pytest.importorskip("timm")
-    safetensors = pytest.importorskip("safetensors.torch")
-    import torch
+    pytest.importorskip("safetensors")
 
     prototxt, caffemodel, root = senet50
     caffe, _ = _evaluate(tmp_path, prototxt, caffemodel, "--images", root / "images", name="caffe")
@@ -66,17 +65,7 @@ def test_timm_weights_and_folder_score_what_caffe_scores(senet50, tmp_path):
     devkit, by_sorted = ilsvrc.devkit_wnids(), ilsvrc.sorted_wnids()
     assert [devkit[int(r)] for r in _top1(caffe)] == [by_sorted[int(r)] for r in _top1(weights)]
 
-    info = json.loads((tmp_path / "SE-ResNet-50.timm.json").read_text())
-    folder = tmp_path / "hub"
-    folder.mkdir()
-    cfg = info["pretrained_cfg"]  # a hub config states mean and std in R, G, B order, and BGR in its notes
-    hub_cfg = {"input_size": cfg["input_size"], "crop_pct": cfg["crop_pct"], "interpolation": cfg["interpolation"],
-               "mean": cfg["mean"][::-1], "std": cfg["std"][::-1], "notes": ["the model takes BGR: reverse the channels after timm's transform"]}
-    config = {"architecture": info["model"], "num_classes": 1000, "label_names": cfg["class_wnids"],
-              "model_args": {"num_classes": 1000}, "pretrained_cfg": hub_cfg}
-    (folder / "config.json").write_text(json.dumps(config))
-    state = torch.load(tmp_path / "SE-ResNet-50.timm.pth", weights_only=True)
-    (folder / "model.safetensors").write_bytes(safetensors.save({k: v.contiguous() for k, v in state.items()}))
+    folder = tmp_path / "SE-ResNet-50"  # config.json + model.safetensors, as timm's local-dir: reads them
     hub, _ = _evaluate(tmp_path, folder, "--images", root / "images", name="hub")
     assert hub["predictions"] == weights["predictions"] and hub["model"]["kind"] == "timm-folder"
     assert hub["preprocessing"]["mean"] == [104, 117, 123] and hub["preprocessing"]["channel_order"] == "BGR"
