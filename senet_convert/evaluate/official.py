@@ -17,6 +17,7 @@ import json
 
 from ..graph import Net
 from ..input_space import ADAPTER_SUFFIX
+from ..model_card import PUBLISHED
 from ..shapes import conv_geometry
 
 FINGERPRINTS = {
@@ -29,22 +30,23 @@ FINGERPRINTS = {
     "e0b736229b6dd75629a689f6fee0d500865f15121d30df051ba6f48569632e02": "SENet-154",
 }
 
-RELEASE = {  # top-1, top-5 error %
-    "SE-BN-Inception": (23.62, 7.04),
-    "SE-ResNet-50": (22.37, 6.36),
-    "SE-ResNet-101": (21.75, 5.72),
-    "SE-ResNet-152": (21.34, 5.54),
-    "SE-ResNeXt-50": (20.97, 5.54),
-    "SE-ResNeXt-101": (19.81, 4.96),
-    "SENet-154": (18.68, 4.47),
+TIMM_MODEL = {  # the timm model of each official SENet (se_bn_inception: senet-convert's own)
+    "SE-BN-Inception": "se_bn_inception",
+    "SE-ResNet-50": "legacy_seresnet50",
+    "SE-ResNet-101": "legacy_seresnet101",
+    "SE-ResNet-152": "legacy_seresnet152",
+    "SE-ResNeXt-50": "legacy_seresnext50_32x4d",
+    "SE-ResNeXt-101": "legacy_seresnext101_32x4d",
+    "SENet-154": "legacy_senet154",
 }
-TIMM = {  # timm model, top-1 accuracy %, top-5 accuracy %
-    "SE-ResNet-50": ("legacy_seresnet50", 77.650, 93.732),
-    "SE-ResNet-101": ("legacy_seresnet101", 78.370, 94.264),
-    "SE-ResNet-152": ("legacy_seresnet152", 78.662, 94.370),
-    "SE-ResNeXt-50": ("legacy_seresnext50_32x4d", 79.080, 94.428),
-    "SE-ResNeXt-101": ("legacy_seresnext101_32x4d", 80.274, 95.032),
-    "SENet-154": ("legacy_senet154", 81.320, 95.502),
+RELEASE = {name: PUBLISHED[model][1:] for name, model in TIMM_MODEL.items()}  # top-1, top-5 error %
+TIMM = {  # timm's results for its legacy ports: top-1 accuracy %, top-5 accuracy %
+    "SE-ResNet-50": (77.650, 93.732),
+    "SE-ResNet-101": (78.370, 94.264),
+    "SE-ResNet-152": (78.662, 94.370),
+    "SE-ResNeXt-50": (79.080, 94.428),
+    "SE-ResNeXt-101": (80.274, 95.032),
+    "SENet-154": (81.320, 95.502),
 }
 
 
@@ -71,7 +73,7 @@ def recognise_net(net: Net) -> str | None:
 
 
 def recognise_timm(model: str) -> str | None:
-    return next((name for name, (timm_name, *_) in TIMM.items() if timm_name == model), None)
+    return next((name for name, timm_name in TIMM_MODEL.items() if timm_name == model), None)
 
 
 def published(name: str | None) -> dict | None:
@@ -79,10 +81,10 @@ def published(name: str | None) -> dict | None:
     if name is None:
         return None
     top1, top5 = RELEASE[name]
-    out = {"model": name, "release": {"top1_error": top1 / 100, "top5_error": top5 / 100,
+    out = {"model": name, "release": {"top1_error": round(top1 / 100, 6), "top5_error": round(top5 / 100, 6),
                                       "protocol": "Caffe, shorter side 256, centre 224 crop (Table 1)"}}
     if name in TIMM:
-        timm_name, acc1, acc5 = TIMM[name]
-        out["timm"] = {"model": timm_name, "top1_error": round(1 - acc1 / 100, 6), "top5_error": round(1 - acc5 / 100, 6),
+        acc1, acc5 = TIMM[name]
+        out["timm"] = {"model": TIMM_MODEL[name], "top1_error": round(1 - acc1 / 100, 6), "top5_error": round(1 - acc5 / 100, 6),
                        "protocol": "timm, crop 0.875, bilinear"}
     return out
