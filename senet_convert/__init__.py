@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 
+from . import timm_hook
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -19,6 +21,9 @@ _LAZY = {
 }
 
 __all__ = sorted(_LAZY)
+
+# SE-BN-Inception joins timm's registry as soon as timm is imported (timm itself is not imported here).
+timm_hook.install()
 
 
 def __getattr__(name: str):

@@ -91,15 +91,25 @@ def _transform_options(command):
 @click.option("--safetensors", is_flag=True, help="Also write the state_dict as NAME.safetensors.")
 @click.option("--onnx", is_flag=True, help="Also write NAME.onnx (as caffe2onnx does).")
 @click.option("--to", "target", type=click.Choice(["graph", "timm"]), default="graph", show_default=True,
-              help="graph: the Caffe-named module; timm: NAME.timm.pth, a state_dict for timm's legacy_* SENet, and NAME.timm.json.")
+              help="graph: the Caffe-named module; timm: the folder DIR/NAME/ (config.json, model.safetensors, README.md) "
+              "that timm.create_model('local-dir:DIR/NAME', pretrained=True) loads and the Hugging Face Hub takes.")
 @_transform_options
 @click.option("--optimize", is_flag=True, help="Write NAME.pt2 (and NAME.onnx) from the optimized graph: BatchNorm/Scale folded, Dropout gone; NAME.pt keeps Caffe's exact blobs.")
 def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensors, onnx, target, input_space, class_order, global_pooling, optimize):
     """Convert to PyTorch: NAME.pt (weights-only checkpoint) and NAME.pt2 (torch.export, dynamic batch).
 
-    With --to timm: NAME.timm.pth, timm's state_dict for legacy_seresnet50/101/152, legacy_seresnext50/101_32x4d
-    or legacy_senet154 (SE-BN-Inception has no timm model), and NAME.timm.json with its preprocessing.
+    With --to timm: the folder DIR/NAME/ for timm's legacy_seresnet50/101/152, legacy_seresnext50/101_32x4d,
+    legacy_senet154 or se_bn_inception (registered by importing senet_convert), with its model card.
     """
+    if target == "timm":
+        from .hub_folder import convert_to_timm_folder
+
+        if outputs or onnx:
+            raise ConvertError("--outputs and --onnx apply to --to graph; timm's model returns the logits")
+        # --safetensors is accepted: the folder always holds model.safetensors
+        convert_to_timm_folder(prototxt, caffemodel, jobs.output_dir(output_dir), name=name, input_space=input_space,
+                               class_order=class_order, global_pooling=global_pooling)
+        return
     jobs.caffe2torch(prototxt, caffemodel, output_dir, name=name, outputs=outputs, pt2=pt2, safetensors=safetensors, onnx=onnx,
                      target=target, input_space=input_space, class_order=class_order, global_pooling=global_pooling,
                      optimize=optimize)
@@ -154,3 +164,52 @@ def verify(prototxt, caffemodel, device, onnx_file, pt2_file, outputs, input_fil
         jobs.write_report(report, json_file)
     if not report.ok:
         sys.exit(1)
+
+
+def _mean(value: str | None):
+    if value is None:
+        return None
+    try:
+        mean = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not three numbers B,G,R") from None
+    if len(mean) != 3:
+        raise click.BadParameter(f"'{value}' is not three numbers B,G,R")
+    return mean
+
+
+@main.command()
+@click.argument("model", type=click.Path(exists=True, path_type=Path))
+@click.argument("caffemodel", type=_existing, required=False)
+@click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True, help="Folder of images: flat (with --labels) or one subfolder per class.")
+@click.option("--labels", type=_existing, help="NAME LABEL file (the release's ILSVRC2017_val.txt: 0-based devkit order) or the devkit's ground-truth file; omit for class subfolders.")
+@click.option("--label-order", type=click.Choice(["auto", "caffe", "sorted", "model"]), default="auto", show_default=True,
+              help="How a NAME LABEL file's integers count: devkit order (caffe), sorted WordNet IDs, or the model's rows; auto: caffe for an ILSVRC model, else model.")
+@click.option("--model-class-order", type=click.Choice(["caffe", "sorted"]), help="The model's row order, for a file that records none (.pt2, foreign ONNX).")
+@click.option("--protocol", type=click.Choice(["official", "timm"]), help="official: shorter side 256, centre 224 crop; timm: crop 0.875. Default: official for a Caffe-convention model, timm otherwise.")
+@click.option("--input-space", type=click.Choice(["caffe", "torchvision"]), help="The model's input convention, for a file that records none (.pt2).")
+@click.option("--mean", "mean_text", help="B,G,R mean of a Caffe-convention model that records none (default 104,117,123).")
+@click.option("--interpolation", type=click.Choice(["bilinear", "bicubic", "nearest", "lanczos", "box", "hamming"]), help="Pillow's resize filter (default bilinear, or the timm config's).")
+@click.option("--resize", type=click.IntRange(min=1), help="Shorter side after resizing (default 256/224 of the crop).")
+@click.option("--crop-pct", type=click.FloatRange(0, 1, min_open=True), help="Crop fraction: resize the shorter side to floor(crop / crop_pct).")
+@click.option("--input-size", type=click.IntRange(min=1), help="Square crop fed to the model (default: the model's); other sizes need a global pool.")
+@click.option("--global-pool", "global_pooling", is_flag=True, help="PROTOTXT CAFFEMODEL: make the final 7x7 average pool global, for --input-size.")
+@click.option("--batch", type=click.IntRange(1, 4096), default=32, show_default=True, help="Images per forward pass.")
+@click.option("--workers", type=click.IntRange(min=0), default=4, show_default=True, help="DataLoader worker processes decoding images (per process).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where the model runs (under torchrun: cuda:LOCAL_RANK).")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path), help="Write the whole report as JSON (top level: images, top1_error, top5_error, ...).")
+@click.option("--per-class", "per_class_file", type=click.Path(dir_okay=False, path_type=Path), help="Write per-class accuracy as CSV.")
+@click.option("--predictions", "predictions_file", type=click.Path(dir_okay=False, path_type=Path), help="Write every image's true row, rank and top-5 rows as CSV.")
+def evaluate(model, caffemodel, images, labels, label_order, model_class_order, protocol, input_space, mean_text, interpolation, resize, crop_pct,
+             input_size, global_pooling, batch, workers, device, json_file, per_class_file, predictions_file):
+    """Top-1/top-5 error of a model on a folder of images, with the official protocol.
+
+    MODEL is a PROTOTXT (with CAFFEMODEL), or a .pt, .pt2, .onnx, NAME.timm.pth or timm folder this tool wrote.
+    Under `torchrun --nproc-per-node N --no-python senet-convert evaluate ...` the images are sharded over the processes.
+    """
+    from .evaluate.job import Options, evaluate_files
+
+    options = Options(images=images, labels=labels, label_order=label_order, model_class_order=model_class_order, protocol=protocol,
+                      input_space=input_space, mean=_mean(mean_text), interpolation=interpolation, resize=resize, crop_pct=crop_pct,
+                      input_size=input_size, global_pooling=global_pooling, batch=batch, workers=workers, device=device)
+    evaluate_files(model, caffemodel, options, json_file=json_file, per_class_file=per_class_file, predictions_file=predictions_file)

@@ -47,7 +47,7 @@ def staged_outputs(output_dir: Path, names: list[str]):
     Only when the whole block succeeds does what it wrote move into `output_dir`: a job that
     fails at its third file leaves neither the first two nor anything else behind. The files
     named in `names` move last, in that order (an ONNX file's external data arrives before
-    the .onnx that points at it).
+    the .onnx that points at it). A folder it wrote replaces an earlier folder of that name.
     """
     output_dir = Path(output_dir)
     try:
@@ -56,17 +56,24 @@ def staged_outputs(output_dir: Path, names: list[str]):
     except OSError as exc:
         raise cannot_write(output_dir, exc) from None
     moved: list[Path] = []
+    replaced: list[tuple[Path, Path]] = []  # (folder, where the earlier one waits until the job is whole)
     try:
         yield staging
         written = [p.name for p in staging.iterdir()]
         order = sorted(written, key=lambda n: (n in names, names.index(n) if n in names else 0, n))
         for name in order:
+            if (staging / name).is_dir() and (output_dir / name).is_dir():  # os.replace takes no non-empty folder
+                replaced.append((output_dir / name, staging / f".{name}.earlier"))
+                os.replace(output_dir / name, replaced[-1][1])
             os.replace(staging / name, output_dir / name)
             moved.append(output_dir / name)
     except BaseException as exc:
         for path in moved:  # a move failed halfway: what arrived is not a whole job's output
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        for folder, earlier in replaced:
+            with contextlib.suppress(OSError):
+                os.replace(earlier, folder)
         if isinstance(exc, OSError):
             raise cannot_write(output_dir, exc) from None
         if isinstance(exc, ConvertError):  # name the file the user asked for, not its staging place

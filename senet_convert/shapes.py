@@ -9,7 +9,7 @@ from .caffe.layers import SPECS, LayerError, set_up
 from .caffe.layers.conv import per_axis, read_conv
 from .caffe.layers.registry import canonical_axis, check_shape, fmt, layer_type
 
-__all__ = ["RULES", "ShapeError", "blob_shapes", "canonical_axis", "check_shape", "conv_geometry", "fmt", "infer", "rule"]
+__all__ = ["RULES", "ShapeError", "blob_shapes", "canonical_axis", "check_shape", "conv_geometry", "fmt", "infer", "pool_geometry", "rule"]
 
 RULES = SPECS
 ShapeError = LayerError
@@ -36,6 +36,14 @@ def _same(param, shapes):
 def conv_geometry(p, n_spatial: int):
     """(kernel, stride, pad, dilation) of a ConvolutionParameter, one value per spatial axis."""
     return [list(per_axis(p, name, n_spatial, default)) for name, default in (("kernel", None), ("stride", 1), ("pad", 0), ("dilation", 1))]
+
+
+def pool_geometry(p, height: int, width: int):
+    """(kernel, stride, pad) of a PoolingParameter on an H x W input, as lists."""
+    from .caffe.layers.pooling import read_pool
+
+    pool = read_pool(p)
+    return list(pool.kernel or (height, width)), list(pool.stride), list(pool.pad)
 
 
 def _conv_checks(p, shape):

@@ -99,3 +99,15 @@ def synthetic_caffemodel(tmp_path_factory, synthetic):
         return out
 
     return make
+
+
+@pytest.fixture(scope="session")
+def timm():
+    """timm, or a skip without it; under CI=true (which installs it) a missing timm fails."""
+    try:
+        import timm
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but timm is not installed: CI must install torch==2.14.1 torchvision==0.29.1 and timm (pip install -e '.[test,timm]')")
+        pytest.skip("timm is not installed: these tests load the weights into timm (pip install timm torchvision)")
+    return timm

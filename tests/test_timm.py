@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 
 import numpy as np
 import pytest
@@ -47,17 +46,6 @@ REPORTED_FOLD_ERROR = {
 TV = spaces.convention("torchvision", None)
 
 
-@pytest.fixture(scope="session")
-def timm():
-    try:
-        import timm
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but timm is not installed: CI must install torch==2.14.1 torchvision==0.29.1 and timm (pip install -e '.[test,timm]')")
-        pytest.skip("timm is not installed: these tests load the weights into timm (pip install timm torchvision)")
-    return timm
-
-
 def _rel(reference, other) -> float:
     return relative_error(np.asarray(other, np.float64), np.asarray(reference, np.float64))
 
@@ -77,11 +65,6 @@ def _synthetic_net(model: str, synthetic, scale_first_conv: bool = False):
 @pytest.mark.parametrize("model", list(RESIDUAL))
 def test_timm_model_follows_from_the_structure(model):
     assert timm_model_name(load_net(need_shared(MODELS / f"{model}.prototxt"))) == RESIDUAL[model]
-
-
-def test_se_bn_inception_has_no_timm_model():
-    with pytest.raises(ConvertError, match="SE-BN-Inception.*without --to timm"):
-        timm_model_name(load_net(need_shared(MODELS / "SE-BN-Inception.prototxt")))
 
 
 def _edit(text: str, layer: str, old: str, new: str) -> str:
@@ -122,12 +105,16 @@ MISFITS = {
 }
 
 
+def assert_refused(model: str, change, message: str) -> None:
+    """The official prototxt of `model`, edited by `change`, is refused with `message` (a regex)."""
+    text = need_shared(MODELS / f"{model}.prototxt").read_text()
+    with pytest.raises(ConvertError, match=message):
+        timm_model_name(net_from_text(change(text), f"{model}.prototxt"))
+
+
 @pytest.mark.parametrize("misfit", list(MISFITS))
 def test_a_prototxt_that_does_not_fit_is_refused_by_layer(misfit):
-    change, message = MISFITS[misfit]
-    text = need_shared(MODELS / "SE-ResNet-50.prototxt").read_text()
-    with pytest.raises(ConvertError, match=message):
-        timm_model_name(net_from_text(change(text), "SE-ResNet-50.prototxt"))
+    assert_refused("SE-ResNet-50", *MISFITS[misfit])
 
 
 def test_keys_roles_and_bn_arithmetic(synthetic):
@@ -196,33 +183,24 @@ def test_folded_timm_weights_stay_within_the_reported_error(timm, synthetic, mod
 # ---- the CLI and the one-call API -----------------------------------------------------------
 
 
-def test_cli_to_timm(synthetic_caffemodel, models_dir, tmp_path):
+def test_cli_to_timm(timm, synthetic_caffemodel, models_dir, tmp_path):
     proto = models_dir / "SE-ResNet-50.prototxt"
     result = CliRunner().invoke(main, ["caffe2torch", str(proto), str(synthetic_caffemodel("SE-ResNet-50")), "--to", "timm", "--input-space", "torchvision", "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "timm legacy_seresnet50" in result.stdout and "class order sorted" in result.stdout
-    assert "exact except where conv1 reads its zero padding" in result.stdout and "top-1 unchanged" in result.stdout
-    state_dict = torch.load(tmp_path / "SE-ResNet-50.timm.pth", weights_only=True)
-    info = json.loads((tmp_path / "SE-ResNet-50.timm.json").read_text())
-    cfg = info["pretrained_cfg"]
-    assert cfg["mean"] == list(spaces.IMAGENET_MEAN) and cfg["channel_order"] == "RGB" and cfg["class_order"] == "sorted"
-    assert cfg["class_wnids"][65] == "n01751748" and cfg["fold_error"]["relative"] > 0
-    assert info["tensors"]["last_linear.weight"].startswith("'classifier'[0]")
-    try:
-        import timm
-    except ImportError:
-        assert "not checked against timm" in result.stdout
-        return
-    assert f"loads strictly into timm {timm.__version__}" in result.stdout
-    timm.create_model("legacy_seresnet50", pretrained=False).load_state_dict(state_dict, strict=True)
+    assert "exact except where it reads its zero padding" in result.stdout and f"loads strictly into timm {timm.__version__}" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["SE-ResNet-50", "SE-ResNet-50.timm.pth"]
+    assert "written for this release only" in result.stderr
+    legacy = torch.load(tmp_path / "SE-ResNet-50.timm.pth", weights_only=True)
+    from safetensors.torch import load_file
 
-
-def test_cli_to_timm_refuses_se_bn_inception(synthetic_caffemodel, models_dir, tmp_path):
-    proto = models_dir / "SE-BN-Inception.prototxt"
-    result = CliRunner().invoke(main, ["caffe2torch", str(proto), str(synthetic_caffemodel("SE-BN-Inception")), "--to", "timm", "-o", str(tmp_path)])
-    assert result.exit_code == 2
-    assert "SE-BN-Inception" in result.stderr and "without --to timm" in result.stderr
-    assert not list(tmp_path.iterdir())
+    assert legacy.keys() == load_file(tmp_path / "SE-ResNet-50" / "model.safetensors").keys()
+    config = json.loads((tmp_path / "SE-ResNet-50" / "config.json").read_text())
+    cfg = config["pretrained_cfg"]
+    assert config["architecture"] == "legacy_seresnet50" and cfg["mean"] == list(spaces.IMAGENET_MEAN)
+    assert config["label_names"][65] == "n01751748"
+    model = timm.create_model(f"local-dir:{tmp_path / 'SE-ResNet-50'}", pretrained=True)
+    assert model.pretrained_cfg["first_conv"] == "layer0.conv1"
 
 
 def test_cli_to_timm_takes_no_graph_options(tmp_path):
