@@ -38,7 +38,7 @@ def source_digest() -> str:
     return digest.hexdigest()[:12]
 
 
-def onnx_file(variant: str, model: str, module, net) -> Path:
+def onnx_file(variant: str, model: str, net) -> Path:
     from senet_convert.onnx_export import export_onnx
 
     path = CACHE / f"{model}.{variant}.{source_digest()}.onnx"
@@ -47,7 +47,7 @@ def onnx_file(variant: str, model: str, module, net) -> Path:
             stale.unlink()
         print(f"  exporting {path.name} ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
-        export_onnx(module, net, path, outputs=["classifier"])
+        export_onnx(net, path, outputs=["classifier"], optimized=variant == "optimized")
         print(f"  exported in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     return path
 
@@ -116,8 +116,8 @@ def main() -> None:
         exact = module_for(net, ["classifier"])
         optimized = optimize(net, outputs=["classifier"])
         rows = {
-            ORT_EXACT: ort_runner(onnx_file("exact", model, None, net), args.threads, x),
-            ORT_OPTIMIZED: ort_runner(onnx_file("optimized", model, optimized, optimized.folding.net), args.threads, x),
+            ORT_EXACT: ort_runner(onnx_file("exact", model, net), args.threads, x),
+            ORT_OPTIMIZED: ort_runner(onnx_file("optimized", model, net), args.threads, x),
             TORCH_EXACT: torch_runner(exact, x),
             TORCH_OPTIMIZED: torch_runner(optimized, x),
         }

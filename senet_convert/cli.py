@@ -150,33 +150,18 @@ def _load(prototxt, caffemodel, batch=None):
 @click.argument("caffemodel", type=_existing)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="The .onnx file to write (default: NAME.onnx here, NAME from the prototxt); a directory: NAME.onnx in it.")
 @click.option("--outputs", help="Caffe blobs the model returns, comma-separated (e.g. classifier); default: the net's outputs.")
-@click.option("--opset", type=click.IntRange(min=17), default=18, show_default=True, help="ONNX opset (default domain only).")
+@click.option("--opset", type=int, default=None, help="ONNX opset, 17 or later (default: the newest the pinned ONNX Runtime runs); default domain only.")
 @click.option("--external-data/--no-external-data", default=None, help="Keep the weights in NAME.onnx.data (default: only when they exceed protobuf's 2 GB).")
 @click.option("--optimize", is_flag=True, help="Export the optimized graph (BatchNorm/Scale folded into the convolutions, Dropout gone).")
 def caffe2onnx(prototxt, caffemodel, output, outputs, opset, external_data, optimize):
-    """Convert to ONNX: a checked model with a dynamic batch, inputs and outputs named after the Caffe blobs."""
-    import time
+    """Convert to ONNX: a checked model with a dynamic batch, every value named after its Caffe blob."""
+    from .onnx_job import convert_to_onnx
 
-    from .onnx_export import export_onnx
-
-    start = time.perf_counter()
-    net = _load(prototxt, caffemodel)
     path = output if output is not None else Path(f"{Path(prototxt).stem}.onnx")
     if path.is_dir():
         path = path / f"{Path(prototxt).stem}.onnx"
-    wanted = _split_outputs(outputs)
-    if optimize:
-        from .optimize import optimize as optimized_module
-
-        module = optimized_module(net, outputs=wanted)
-        info = export_onnx(module, module.folding.net, path, outputs=wanted, opset=opset, external_data=external_data, optimized=True)
-    else:
-        info = export_onnx(None, net, path, outputs=wanted, opset=opset, external_data=external_data)
-    click.echo(
-        f"{net.name or path.stem}: opset {info['opset']}, batch dynamic, {info['nodes']} nodes, "
-        f"{info['values_exposed']} Caffe values named, returns {', '.join(info['outputs'])}; "
-        f"{time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(p) for p in info["files"])
-    )
+    convert_to_onnx(prototxt, caffemodel, path, outputs=_split_outputs(outputs), opset=opset,
+                    external_data=external_data, optimized=optimize)
 
 
 @main.command()

@@ -53,10 +53,11 @@ def _convert(prototxt, caffemodel, output_dir, digest, start, *, name, outputs, 
         steps.append(("torch.export program", output_dir / f"{stem}.pt2", lambda p: save_pt2(deployed, deployed_net, p)))
     if safetensors:
         steps.append(("safetensors", output_dir / f"{stem}.safetensors", lambda p: save_safetensors(module, net, p)))
-    if onnx:  # ONNX (issue 4): the same module through torch.onnx, see onnx_export.py
+    if onnx:  # the same ONNX as caffe2onnx writes, from the IR (onnx_export.py)
         from .onnx_export import export_onnx
 
-        steps.append(("ONNX", output_dir / f"{stem}.onnx", lambda p: export_onnx(deployed if optimized else None, deployed_net, p, outputs=outputs, optimized=optimized)))
+        hashes = lambda: source_hashes(net, digest.result())  # noqa: E731
+        steps.append(("ONNX", output_dir / f"{stem}.onnx", lambda p: export_onnx(net, p, outputs=outputs, optimized=optimized, hashes=hashes)))
     tty = sys.stderr.isatty()
     written = [path for _, path, _ in steps]
     try:

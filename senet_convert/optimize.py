@@ -1,18 +1,4 @@
-"""The inference graph: the exact net with Caffe's test-time redundancy folded away, verified, never trusted.
-
-`fold(net)` rewrites the IR (numpy only) into another valid Caffe net:
-  Convolution/InnerProduct -> BatchNorm -> Scale (an in-place chain whose intermediate values nothing
-  else reads) becomes one Convolution/InnerProduct with a bias. Each BatchNorm and Scale is a
-  per-channel affine y = a*x + b; they compose in float64 and enter the weights once:
-    BatchNorm  sf = 0 if s == 0 else 1/s (float32 reciprocal, as Caffe), invstd = 1/sqrt(var*sf + eps)
-               (eps as the float32 Caffe stores), a = invstd, b = -mean*sf * invstd
-    Scale      a = gamma, b = beta (0 without bias_term)
-    conv       w' = w * a (per output channel), b' = bias * a + b, then cast to float32
-  A BatchNorm/Scale chain with nothing to fold into becomes one Scale layer with a bias (the same affine).
-  Dropout (the identity at test time) and Split layers disappear: readers of their tops read the bottom.
-Values a fold removes (the conv output before BatchNorm, the BatchNorm output before Scale) no longer
-exist; every other value keeps its name and, up to float32 re-association, its numbers. `Folding`
-records what was folded into what, which values and which Caffe blobs are gone.
+"""The torch inference graph: the folded net (folding.py), verified, never trusted.
 
 `optimize(net)` lowers the folded net with the exact builders (module and state_dict names stay the
 Caffe layer names: a folded conv is `conv1/7x7_s2.weight` and `.bias`) and then swaps in faster
@@ -22,230 +8,23 @@ nothing else reads its input. `check(net, inputs)` runs it against the numpy ora
 """
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .caffe import caffe_pb2
-from .errors import ConvertError
-from .graph import Layer, Net
+from .folding import Folding, fold, resolve
+from .graph import Net
 from .to_torch import lower, module_name
 from .to_torch.conv import CaffeConv2d
 from .to_torch.pooling import CaffePool2d
 
-_PRODUCERS = ("Convolution", "InnerProduct")  # what a BatchNorm/Scale chain folds into
-_IDENTITIES = ("Dropout", "Split")  # test-time identities: removed, their tops alias their bottom
 # Layers whose top is a new tensor (never a view of another value), so a ReLU may overwrite it.
 _FRESH = ("Convolution", "InnerProduct", "Axpy", "Eltwise", "Pooling", "Scale")
-
-
-@dataclass
-class Folding:
-    """What `fold` changed, by name. The folded net's other layers and values are the original's."""
-
-    # BatchNorm/Scale layer -> the layer it now lives in (a Convolution/InnerProduct, or the Scale
-    # layer that a standalone chain became, named after the chain's first layer)
-    folded: dict[str, str] = field(default_factory=dict)
-    removed_layers: dict[str, str] = field(default_factory=dict)  # Dropout/Split layer -> why
-    # top of a removed identity -> the value holding the same numbers (its bottom)
-    aliases: dict[str, str] = field(default_factory=dict)
-    removed_values: dict[str, str] = field(default_factory=dict)  # value that no longer exists -> why
-    # Caffe blobs that no longer exist as such: (layer, blob index) -> where their effect now lives
-    removed_blobs: dict[tuple[str, int], str] = field(default_factory=dict)
-    # layers whose weights now differ from Caffe's blobs (folded), with their new bias
-    rewritten: list[str] = field(default_factory=list)
-    # The folded net (what `optimize` lowered): name ONNX tensors, resolve outputs, run the oracle on it.
-    # After `optimize`, its rewritten layers' blobs share memory with the module's parameters.
-    net: Net | None = field(default=None, repr=False)
-
-    def exact_values(self, values: Mapping[str, object]) -> dict[str, object]:
-        """`values` of the optimized graph under the exact graph's value names (aliases added)."""
-        found = dict(values)
-        found.update({value: values[source] for value, source in self.aliases.items() if source in values})
-        return found
-
-    def summary(self) -> str:
-        return (
-            f"{len(self.folded)} BatchNorm/Scale layers folded into {len(set(self.folded.values()))} layers, "
-            f"{len(self.removed_layers)} identity layers removed, {len(self.removed_values)} intermediate values gone"
-        )
-
-
-def _axis(axis: int, ndim: int) -> int:
-    return axis + ndim if axis < 0 else axis
-
-
-def _affine(layer: Layer, shape: Sequence[int]) -> tuple[np.ndarray, np.ndarray] | None:
-    """The layer as a float64 per-channel (a, b) with top = a*x + b over axis 1, or None if it is not one."""
-    if len(layer.bottoms) != 1 or len(layer.tops) != 1 or len(shape) < 2:
-        return None
-    channels = shape[1]
-    if layer.type == "BatchNorm":
-        p = layer.param.batch_norm_param
-        if (p.HasField("use_global_stats") and not p.use_global_stats) or len(layer.blobs) != 3:
-            return None
-        if layer.blobs[0].size != channels or layer.blobs[1].size != channels or layer.blobs[2].size != 1:
-            return None
-        s = np.float32(np.asarray(layer.blobs[2]).ravel()[0])
-        sf = np.float64(np.float32(0) if s == 0 else np.float32(1) / s)
-        mean = np.asarray(layer.blobs[0], np.float64).ravel() * sf
-        var = np.asarray(layer.blobs[1], np.float64).ravel() * sf
-        invstd = 1.0 / np.sqrt(var + np.float64(np.float32(p.eps)))
-        return invstd, -mean * invstd
-    if layer.type == "Scale":
-        p = layer.param.scale_param
-        if not layer.blobs or _axis(p.axis, len(shape)) != 1 or layer.blobs[0].shape != (channels,):
-            return None
-        if len(layer.blobs) != (2 if p.bias_term else 1):
-            return None
-        gamma = np.asarray(layer.blobs[0], np.float64)
-        beta = np.asarray(layer.blobs[1], np.float64) if p.bias_term else np.zeros(channels)
-        return gamma, beta
-    return None
-
-
-def _foldable_producer(layer: Layer, shapes: Mapping[str, tuple[int, ...]]) -> bool:
-    if len(layer.tops) != 1 or not layer.blobs:
-        return False
-    if layer.type == "Convolution":
-        return len(layer.blobs) == (2 if layer.param.convolution_param.bias_term else 1)
-    if layer.type == "InnerProduct":  # only when its output is N x num_output, so axis 1 is its channels
-        p = layer.param.inner_product_param
-        return len(shapes[layer.tops[0]]) == 2 and len(layer.blobs) == (2 if p.bias_term else 1)
-    return False
-
-
-def _fold_weights(layer: Layer, a: np.ndarray, b: np.ndarray) -> tuple[caffe_pb2.LayerParameter, list[np.ndarray]]:
-    param = caffe_pb2.LayerParameter()
-    param.CopyFrom(layer.param)
-    weight = np.asarray(layer.blobs[0], np.float64)
-    if layer.type == "Convolution":
-        p = param.convolution_param
-        out = p.num_output
-        weight = weight * a.reshape((out,) + (1,) * (weight.ndim - 1))
-    else:
-        p = param.inner_product_param
-        out = p.num_output
-        # (num_output, K), or (K, num_output) with transpose, whatever the blob's stored shape
-        w2 = weight.reshape((-1, out) if p.transpose else (out, -1))
-        weight = (w2 * (a[None, :] if p.transpose else a[:, None])).reshape(weight.shape)
-    bias = np.asarray(layer.blobs[1], np.float64).reshape(-1) if p.bias_term else np.zeros(out)
-    p.bias_term = True
-    return param, [weight.astype(np.float32), (bias * a + b).astype(np.float32)]
-
-
-def _affine_layer(first: Layer, top: str, a: np.ndarray, b: np.ndarray) -> Layer:
-    param = caffe_pb2.LayerParameter(name=first.name, type="Scale")
-    param.scale_param.axis = 1
-    param.scale_param.bias_term = True
-    return Layer(
-        name=first.name, type="Scale", bottoms=first.bottoms, tops=(top,), param=param,
-        caffe_bottoms=first.caffe_bottoms, caffe_tops=first.caffe_tops,
-        blobs=[a.astype(np.float32), b.astype(np.float32)], top_shapes=first.top_shapes, line=first.line,
-    )
-
-
-def fold(net: Net, keep: Iterable[str] = ()) -> tuple[Net, Folding]:
-    """The folded net (a new Net sharing the untouched layers) and what was folded.
-
-    `keep` are value names that must survive (requested outputs): no chain folds across them.
-    """
-    folding = Folding()
-    alias: dict[str, str] = {}
-
-    def real(value: str) -> str:
-        while value in alias:
-            value = alias[value]
-        return value
-
-    layers: list[Layer] = []
-    for layer in net.layers:
-        if layer.type in _IDENTITIES and len(layer.bottoms) == 1:
-            for top in layer.tops:
-                alias[top] = real(layer.bottoms[0])
-            folding.removed_layers[layer.name] = f"{layer.type}: the identity at test time"
-            continue
-        bottoms = tuple(real(b) for b in layer.bottoms)
-        layers.append(layer if bottoms == layer.bottoms else dataclasses.replace(layer, bottoms=bottoms))
-
-    keep = {real(v) for v in keep} | {real(v) for v in net.outputs}
-    readers: dict[str, list[Layer]] = defaultdict(list)
-    for layer in layers:
-        for bottom in dict.fromkeys(layer.bottoms):
-            readers[bottom].append(layer)
-
-    def chain_after(value: str) -> list[tuple[Layer, tuple[np.ndarray, np.ndarray]]]:
-        chain = []
-        while value not in keep and len(readers[value]) == 1:
-            (reader,) = readers[value]
-            affine = _affine(reader, net.shapes[value]) if reader.type in ("BatchNorm", "Scale") else None
-            if affine is None:
-                break
-            chain.append((reader, affine))
-            value = reader.tops[0]
-        return chain
-
-    absorbed: set[int] = set()
-    out: list[Layer] = []
-    for layer in layers:
-        if id(layer) in absorbed:
-            continue
-        chain: list[tuple[Layer, tuple[np.ndarray, np.ndarray]]] = []
-        if layer.type in _PRODUCERS and _foldable_producer(layer, net.shapes):
-            head: Layer | None = layer
-            chain = chain_after(layer.tops[0])
-        elif layer.type in ("BatchNorm", "Scale") and len(layer.bottoms) == 1 and (
-            own := _affine(layer, net.shapes[layer.bottoms[0]])
-        ) is not None:
-            head = None
-            chain = [(layer, own)] + chain_after(layer.tops[0])
-            if len(chain) == 1 and layer.type == "Scale":
-                chain = []  # a lone Scale with a per-channel blob is already what a chain would become
-        if not chain:
-            out.append(layer)
-            continue
-        a, b = np.ones(chain[0][1][0].shape), np.zeros(chain[0][1][0].shape)
-        for _, (scale, shift) in chain:
-            a, b = a * scale, b * scale + shift
-        top = chain[-1][0].tops[0]
-        if head is not None:
-            param, blobs = _fold_weights(head, a, b)
-            new = dataclasses.replace(head, tops=(top,), param=param, blobs=blobs)
-            folding.rewritten.append(head.name)
-            gone = [head.tops[0]] + [l.tops[0] for l, _ in chain[:-1]]
-        else:
-            new = _affine_layer(chain[0][0], top, a, b)
-            folding.rewritten.append(new.name)
-            gone = [l.tops[0] for l, _ in chain[:-1]]
-        for folded, _ in chain:
-            absorbed.add(id(folded))
-            folding.folded[folded.name] = new.name
-            for index in range(len(folded.blobs)):
-                folding.removed_blobs[(folded.name, index)] = f"folded into '{new.name}'"
-        for value in gone:
-            folding.removed_values[value] = f"folded: '{new.name}' computes {top} directly"
-        out.append(new)
-
-    for value in alias:
-        folding.aliases[value] = real(value)
-    values = set(net.inputs) | {top for layer in out for top in layer.tops}
-    folded_net = dataclasses.replace(
-        net,
-        layers=out,
-        outputs=[real(v) for v in net.outputs],
-        shapes={v: s for v, s in net.shapes.items() if v in values},
-        blob_of={v: blob for v, blob in net.blob_of.items() if v in values},
-        final={blob: real(v) for blob, v in net.final.items() if real(v) in values},
-        unused_weights=list(net.unused_weights),
-    )
-    folding.net = folded_net
-    return folded_net, folding
 
 
 # ---- the fast torch modules ----
@@ -303,19 +82,6 @@ def _speed_up(module: torch.fx.GraphModule, net: Net, *, inplace: bool, kept: se
         module.add_submodule(target, new)
 
 
-def _resolve(net: Net, names: Sequence[str]) -> list[str]:
-    values = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
-    resolved = []
-    for name in names:
-        if name in net.final:
-            resolved.append(net.final[name])
-        elif name in values:
-            resolved.append(name)
-        else:
-            raise ConvertError(f"net '{net.name}' has no blob or value named '{name}'")
-    return resolved
-
-
 def optimize(net: Net, *, outputs: Sequence[str] | None = None, intermediate: bool = False) -> torch.fx.GraphModule:
     """The optimized net as a GraphModule in eval mode, like `to_torch.lower` (same calling convention).
 
@@ -325,7 +91,7 @@ def optimize(net: Net, *, outputs: Sequence[str] | None = None, intermediate: bo
     """
     if intermediate and outputs is not None:
         raise TypeError("pass either intermediate=True or outputs, not both")
-    wanted = _resolve(net, net.outputs if outputs is None else outputs)
+    wanted = resolve(net, net.outputs if outputs is None else outputs)
     folded, folding = fold(net, keep=wanted)
     wanted = [folding.aliases.get(v, v) for v in wanted]
     # What could fold has folded; a BatchNorm left (an output itself) runs on its own, as ONNX export needs.

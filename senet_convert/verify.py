@@ -7,7 +7,7 @@ Backends, each compared value by value with the oracle:
     layers later overwrite (`conv1/7x7_s2` raw conv output, `conv1/7x7_s2@conv1/7x7_s2/bn`, ...);
   * a .pt2 (torch.export program) at its outputs;
   * an .onnx file in ONNX Runtime at its outputs, and, for files senet-convert wrote (which name
-    their tensors after the Caffe values), at every value the optimiser left as a tensor;
+    every tensor that holds a value after it), at every value the file holds;
   * blobs dumped by real Caffe (`caffe_blobs`: Caffe blob name -> array of its final value), which
     the oracle and every backend are compared with as well.
 
@@ -593,7 +593,7 @@ def _onnx_backend(onnx_file: OnnxFile, net, inputs, oracle, order, devices, tole
     elif onnx_file.external:
         note.append("weights in external data: compared at its outputs only")
     else:
-        # senet-convert names the tensors holding Caffe values after them (onnx_export.name_values).
+        # senet-convert names every tensor holding a value after that value (to_onnx).
         taken = set(onnx_file.outputs) | set(onnx_file.outputs.values())
         exposed = [v for v in order if v in onnx_file.tensors and v not in taken]
     providers = ["CPUExecutionProvider"]

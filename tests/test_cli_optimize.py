@@ -58,7 +58,7 @@ def test_caffe2onnx_optimize(tmp_path):
 
 def test_verify_optimize_catches_a_bad_fold(monkeypatch):
     # A fold that forgets BatchNorm's scale factor must be caught at the first value after the fold.
-    from senet_convert import optimize as opt
+    from senet_convert import folding as opt
 
     original = opt._affine
 

@@ -233,12 +233,12 @@ def test_golden_logits_in_torch(golden_case):
 
 
 def test_golden_logits_in_onnx_runtime(golden_case, tmp_path):
-    onnx_export = pytest.importorskip("senet_convert.onnx_export", reason="senet_convert.onnx_export is not there yet")
+    from senet_convert import onnx_export
     import onnxruntime as ort
 
     net, x, logits, module = golden_case
     path = tmp_path / "optimized.onnx"
-    onnx_export.export_onnx(module, module.folding.net, path, outputs=["classifier"])
+    onnx_export.export_onnx(net, path, outputs=["classifier"], optimized=True)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {session.get_inputs()[0].name: x})
     assert _relative(got, logits) <= GOLDEN_TOLERANCE
@@ -247,13 +247,12 @@ def test_golden_logits_in_onnx_runtime(golden_case, tmp_path):
 def test_verify_checks_the_optimized_onnx_at_every_value_it_names(tmp_path):
     # verify's ONNX backend reads an optimized file as it reads any senet-convert ONNX: the tensors are
     # named after the folded net's values, every value that still exists is compared with the oracle.
-    pytest.importorskip("senet_convert.onnx_export", reason="senet_convert.onnx_export is not there yet")
-    verify = pytest.importorskip("senet_convert.verify", reason="senet_convert.verify is not there yet")
+    from senet_convert import verify
     from senet_convert.onnx_export import export_onnx
 
     net = load_net(FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
     module = optimize(net)
-    export_onnx(module, module.folding.net, tmp_path / "tiny.onnx")
+    export_onnx(net, tmp_path / "tiny.onnx", optimized=True)
     inputs = {"data": np.repeat(random_inputs(net)["data"], 2, axis=0)}
     report = verify.verify(net, inputs, onnx=tmp_path / "tiny.onnx", tolerance=ORACLE_TOLERANCE, info=False)
     (onnx_backend,) = [b for b in report.backends if b.name.startswith("onnxruntime")]
