@@ -101,7 +101,8 @@ class LayerNodes:
         return self.node("Unsqueeze", [x, self.ints("axes", axes)], output=output)
 
     def reduce(self, op: str, x: str, axes: Sequence[int], *, output: str | None = None) -> str:
-        """ReduceMean/ReduceMax over `axes`, keeping them: the axes are an attribute before opset 18, an input since."""
-        if self.opset >= 18:
+        """A Reduce* op over `axes`, keeping them: the axes are an input since opset 18 (ReduceSum: 13), an
+        attribute before."""
+        if self.opset >= 18 or op == "ReduceSum":
             return self.node(op, [x, self.ints("axes", axes)], output=output, keepdims=1)
         return self.node(op, [x], output=output, axes=list(axes), keepdims=1)

@@ -43,7 +43,7 @@ def emitter_for(layer: Layer) -> Emitter:
     emit = EMITTERS.get(layer.type)
     if emit is None:
         raise ConvertError(
-            f"{layer.where()}: the ONNX backend has no emitter for Caffe type '{layer.type}'; "
+            f"{layer.where()}: the ONNX backend has no emitter for Caffe type '{layer.type}' (yet); "
             f"supported types: {', '.join(sorted(EMITTERS))}"
         )
     return emit
