@@ -165,9 +165,14 @@ def test_elementwise_vs_oracle(type_, bottoms, params, tmp_path):
     assert_onnx_matches_oracle(layer_net(type_, params, *bottoms), tmp_path)
 
 
+# ONNX's reference evaluator cannot run a grouped ConvTranspose whose groups have several output channels
+NO_EVALUATOR = {"deconv-group-no-bias"}
+
+
 @pytest.mark.parametrize("type_, bottoms, params, tops", _grid({k: v for k, v in MORE.items() if v[0] in to_onnx.SUPPORTED_TYPES}))
-def test_more_layers_vs_oracle(type_, bottoms, params, tops, tmp_path):
-    assert_onnx_matches_oracle(layer_net(type_, params, *bottoms, tops=tops), tmp_path, batches=(1, 3))
+def test_more_layers_vs_oracle(type_, bottoms, params, tops, tmp_path, request):
+    evaluator = request.node.callspec.id not in NO_EVALUATOR
+    assert_onnx_matches_oracle(layer_net(type_, params, *bottoms, tops=tops), tmp_path, evaluator=evaluator, batches=(1, 3))
 
 
 RESHAPES = {
@@ -227,7 +232,7 @@ def test_registering_a_type_twice_fails():
 def test_unknown_type_names_layer_type_and_supported(tmp_path):
     net = layer_net("ReLU", "", (2, 3))
     net.layers[0].type = "Mystery"
-    with pytest.raises(ConvertError, match=r"layer 'l' \(Mystery\).*no emitter for Caffe type 'Mystery' \(yet\); supported types: AbsVal, Axpy, "):
+    with pytest.raises(ConvertError, match=r"layer 'l' \(Mystery\).*no emitter for Caffe type 'Mystery' \(yet\); supported types: AbsVal, ArgMax, Axpy, "):
         onnx_file(net, tmp_path)
     assert not (tmp_path / "net.onnx").exists()
 

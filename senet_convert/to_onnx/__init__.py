@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 
 from ..errors import ConvertError
 from ..graph import Net, Shape
-from . import activation, batchnorm, conv, eltwise, inner_product, neuron, pooling, scale, softmax, tensor
+from . import (
+    activation, batchnorm, conv, deconv, eltwise, embed, inner_product, neuron, normalization, parameter, pooling, reduction,
+    scale, slicing, softmax, spp, tensor,
+)
 from .nodes import Initializer, LayerNodes, Names
 from .registry import EMITTERS, emitter_for, register
 
@@ -26,7 +29,7 @@ FAMILIES = (activation, batchnorm, conv, eltwise, inner_product, neuron, pooling
 SUPPORTED_TYPES: tuple[str, ...] = tuple(sorted(EMITTERS))
 # Caffe types that the torch lowering has and the ONNX backend does not have yet: caffe2onnx refuses a
 # net holding one, naming the layer (a test keeps this list exact).
-NOT_YET: tuple[str, ...] = ("ArgMax", "Crop", "Deconvolution", "Embed", "MVN", "Parameter", "Reduction", "SPP", "Slice", "Tile")
+NOT_YET: tuple[str, ...] = ()
 # The newest opset the pinned ONNX Runtime runs; 17 is the oldest the emitters write.
 OPSET = 28
 MIN_OPSET = 17
