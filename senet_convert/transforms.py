@@ -71,7 +71,7 @@ def edit(net: Net, change: Edit, kind: str, what: str, *, drop_comment: Callable
         raise ValueError("a transform note is one line")
     proto = parse_net(net.prototxt_text, net.prototxt_path or "<prototxt>")
     if proto.layers:
-        upgrade_net(proto)
+        upgrade_net(proto, net.prototxt_path or "<prototxt>")
     new_blobs = change(proto)
     text = "\n".join([*_header(net.prototxt_text, drop_comment), f"{MARK} {kind}: {what}", text_format.MessageToString(proto)])
     batch = next(iter(net.inputs.values()))[0]

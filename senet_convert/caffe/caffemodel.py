@@ -15,7 +15,6 @@ Wire-format facts used (protobuf encoding; Caffe's field numbers):
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,11 +23,11 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from ..errors import ConvertError
-from ..files import reading
+from ..files import reading, regular_size
 from . import caffe_pb2
 from .upgrade import v1_type_name
+from .wire import I32, I64, LEN, VARINT, Corrupt, FileSource, MemorySource, Source, as_int32, as_int64, varint_at
 
-_VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
 _MAX_DIMS = 32
 
 
@@ -36,7 +35,10 @@ _MAX_DIMS = 32
 class StoredBlob:
     data: np.ndarray  # float32, flat
     shape: tuple[int, ...] | None  # from BlobShape
-    legacy: tuple[int, int, int, int] | None  # (num, channels, height, width)
+    legacy: tuple[int, int, int, int] | None  # (num, channels, height, width), when any is present
+    from_doubles: bool = False  # read from double_data (Caffe prefers it over data)
+    overflow: int = 0  # double_data values too large for float32 (they became +-inf)
+    diff_count: int = 0  # values in double_diff (or, without it, diff): Caffe checks their count too
 
 
 @dataclass
@@ -56,240 +58,124 @@ class CaffeModel:
     size: int
 
 
-class _Corrupt(Exception):
-    pass
-
-
-def _varint(buf, pos: int, end: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= end:
-            raise _Corrupt("varint runs past the end")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise _Corrupt("varint longer than 10 bytes")
-
-
-def _as_int64(value: int) -> int:
-    value &= (1 << 64) - 1
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-class _Source:
-    """Fields read front to back; `pos` is the offset in the message being read, `end` bounds it.
-
-    Two kinds: _FileSource streams a file (large layers: their weights go straight into their
-    arrays) and _MemorySource parses bytes already read (small layers: one read, no per-byte calls).
-    """
-
-    pos: int
-
-    def varint(self, end: int) -> int:
-        raise NotImplementedError
-
-    def bytes(self, n: int, end: int) -> bytes:
-        raise NotImplementedError
-
-    def into(self, array: np.ndarray) -> None:
-        raise NotImplementedError
-
-    def key(self, end: int) -> tuple[int, int]:
-        key = self.varint(end)
-        number, wire = key >> 3, key & 7
-        if number == 0 or wire not in (_VARINT, _I64, _LEN, _I32):
-            raise _Corrupt(f"invalid field key {key}")
-        return number, wire
-
-    def length(self, end: int) -> int:
-        n = self.varint(end)
-        if n > end - self.pos:
-            raise _Corrupt(f"a {n}-byte field runs past the end of its message")
-        return n
-
-    def raw_field(self, number: int, wire: int, end: int) -> bytes:
-        """The field's bytes, re-encoded with its key, for protobuf to parse later."""
-        key = _key_bytes(number, wire)
-        if wire == _VARINT:
-            return key + _varint_bytes(self.varint(end))
-        if wire == _LEN:
-            n = self.length(end)
-            return key + _varint_bytes(n) + self.bytes(n, end)
-        return key + self.bytes(4 if wire == _I32 else 8, end)
-
-
-class _FileSource(_Source):
-    def __init__(self, handle, size: int, progress):
-        self.handle, self.size, self.pos, self.progress = handle, size, 0, progress
-        self.reported = 0
-
-    def _advance(self, n: int) -> None:
-        self.pos += n
-        if self.progress and self.pos - self.reported >= 1 << 24:
-            self.reported = self.pos
-            self.progress(self.pos, self.size)
-
-    def bytes(self, n: int, end: int) -> bytes:
-        if n > end - self.pos:
-            raise _Corrupt(f"a {n}-byte field runs past the end of its message")
-        data = self.handle.read(n)
-        if len(data) != n:
-            raise _Corrupt("the file ends inside a field")
-        self._advance(n)
-        return data
-
-    def into(self, array: np.ndarray) -> None:
-        view = memoryview(array).cast("B")
-        got = self.handle.readinto(view)
-        while got < len(view):
-            more = self.handle.readinto(view[got:])
-            if not more:
-                raise _Corrupt("the file ends inside a blob")
-            got += more
-        self._advance(len(view))
-
-    def varint(self, end: int) -> int:
-        result = shift = 0
-        while True:
-            if self.pos >= end:
-                raise _Corrupt("varint runs past the end of its message")
-            byte = self.handle.read(1)
-            if not byte:
-                raise _Corrupt("the file ends inside a varint")
-            self.pos += 1
-            result |= (byte[0] & 0x7F) << shift
-            if byte[0] < 0x80:
-                return result
-            shift += 7
-            if shift > 63:
-                raise _Corrupt("varint longer than 10 bytes")
-
-
-class _MemorySource(_Source):
-    def __init__(self, data: bytes):
-        self.data, self.pos = data, 0
-
-    def varint(self, end: int) -> int:
-        value, self.pos = _varint(self.data, self.pos, end)
-        return value
-
-    def bytes(self, n: int, end: int) -> bytes:
-        if n > end - self.pos:
-            raise _Corrupt(f"a {n}-byte field runs past the end of its message")
-        self.pos += n
-        return self.data[self.pos - n : self.pos]
-
-    def into(self, array: np.ndarray) -> None:
-        view = memoryview(array).cast("B")
-        view[:] = self.data[self.pos : self.pos + len(view)]
-        self.pos += len(view)
-
-
 # Layer messages up to this size are read whole and parsed in memory; larger ones (the big
 # convolutions) stream their weights from the file into their arrays.
 _IN_MEMORY = 1 << 20
 
 
-def _read_blob(stream: _Source, end: int) -> StoredBlob:
-    floats: list[np.ndarray] = []
-    doubles: list[np.ndarray] = []
+def _read_shape(data: bytes) -> list[int]:
+    shape: list[int] = []
+    pos = 0
+    while pos < len(data):
+        key, pos = varint_at(data, pos, len(data))
+        if key == (1 << 3 | LEN):
+            n, pos = varint_at(data, pos, len(data))
+            stop = pos + n
+            if stop > len(data):
+                raise Corrupt("blob shape runs past its end")
+            while pos < stop:
+                dim, pos = varint_at(data, pos, stop)
+                shape.append(as_int64(dim))
+        elif key == (1 << 3 | VARINT):
+            dim, pos = varint_at(data, pos, len(data))
+            shape.append(as_int64(dim))
+        else:
+            raise Corrupt("unexpected field in a blob shape")
+        if len(shape) > _MAX_DIMS:
+            raise Corrupt(f"blob shape with more than {_MAX_DIMS} axes")
+    return shape
+
+
+# BlobProto's repeated numbers: field -> (element width, numpy type); diffs are only counted.
+_DATA, _DOUBLE_DATA, _DIFF, _DOUBLE_DIFF = 5, 8, 6, 9
+_WIDTH = {_DATA: 4, _DOUBLE_DATA: 8, _DIFF: 4, _DOUBLE_DIFF: 8}
+_SCALAR_WIRE = {4: I32, 8: I64}
+
+
+def _read_blob(stream: Source, end: int) -> StoredBlob:
+    arrays: dict[int, list[np.ndarray]] = {_DATA: [], _DOUBLE_DATA: []}
+    counts = {_DIFF: 0, _DOUBLE_DIFF: 0}
     shape: list[int] | None = None
-    legacy = [0, 0, 0, 0]
-    has_legacy = False
+    legacy: list[int | None] = [None, None, None, None]
     while stream.pos < end:
         number, wire = stream.key(end)
-        if number in (5, 8) and wire == _LEN:  # data / double_data, packed
+        width = _WIDTH.get(number)
+        if width and wire == LEN:  # packed
             n = stream.length(end)
-            width = 4 if number == 5 else 8
             if n % width:
-                raise _Corrupt("packed blob data of odd length")
-            array = np.empty(n // width, dtype="<f4" if number == 5 else "<f8")
-            stream.into(array)
-            (floats if number == 5 else doubles).append(array)
-        elif number == 5 and wire == _I32:  # unpacked, from very old writers
-            floats.append(np.frombuffer(stream.bytes(4, end), dtype="<f4"))
-        elif number == 8 and wire == _I64:
-            doubles.append(np.frombuffer(stream.bytes(8, end), dtype="<f8"))
-        elif number == 7 and wire == _LEN:  # shape
-            data = stream.bytes(stream.length(end), end)
-            shape = []
-            pos = 0
-            while pos < len(data):
-                key, pos = _varint(data, pos, len(data))
-                if key == (1 << 3 | _LEN):
-                    n, pos = _varint(data, pos, len(data))
-                    stop = pos + n
-                    if stop > len(data):
-                        raise _Corrupt("blob shape runs past its end")
-                    while pos < stop:
-                        dim, pos = _varint(data, pos, stop)
-                        shape.append(_as_int64(dim))
-                elif key == (1 << 3 | _VARINT):
-                    dim, pos = _varint(data, pos, len(data))
-                    shape.append(_as_int64(dim))
-                else:
-                    raise _Corrupt("unexpected field in a blob shape")
-                if len(shape) > _MAX_DIMS:
-                    raise _Corrupt(f"blob shape with more than {_MAX_DIMS} axes")
-        elif 1 <= number <= 4 and wire == _VARINT:
-            legacy[number - 1] = _as_int64(stream.varint(end))
-            has_legacy = True
-        else:  # diff, double_diff, unknown: skipped
+                raise Corrupt("packed blob data of odd length")
+            if number in arrays:
+                array = np.empty(n // width, dtype=f"<f{width}")
+                stream.into(array)
+                arrays[number].append(array)
+            else:
+                stream.skip(n, end)
+                counts[number] += n // width
+        elif width and wire == _SCALAR_WIRE[width]:  # unpacked, from very old writers
+            value = stream.bytes(width, end)
+            if number in arrays:
+                arrays[number].append(np.frombuffer(value, dtype=f"<f{width}"))
+            else:
+                counts[number] += 1
+        elif number == 7 and wire == LEN:  # shape
+            shape = _read_shape(stream.bytes(stream.length(end), end))
+        elif 1 <= number <= 4 and wire == VARINT:  # num, channels, height, width: int32
+            legacy[number - 1] = as_int32(stream.varint(end))
+        else:  # unknown fields: skipped
             stream.raw_field(number, wire, end)
     if stream.pos != end:
-        raise _Corrupt("a blob overruns its length")
-    if floats:
+        raise Corrupt("a blob overruns its length")
+    return _stored_blob(arrays, counts, shape, legacy)
+
+
+def _stored_blob(arrays, counts, shape, legacy) -> StoredBlob:
+    # Caffe's Blob::FromProto reads double_data whenever it holds any value, else data.
+    doubles, floats = arrays[_DOUBLE_DATA], arrays[_DATA]
+    overflow = 0
+    if doubles:
+        wide = doubles[0] if len(doubles) == 1 else np.concatenate(doubles)
+        with np.errstate(over="ignore"):
+            data = wide.astype(np.float32)
+        overflow = int(np.count_nonzero(np.isinf(data) & np.isfinite(wide)))
+        del wide
+    elif floats:
         data = floats[0] if len(floats) == 1 else np.concatenate(floats)
-    elif doubles:
-        data = np.concatenate(doubles).astype(np.float32)
     else:
         data = np.zeros(0, np.float32)
-    return StoredBlob(data, tuple(shape) if shape is not None else None, tuple(legacy) if has_legacy else None)
+    has_legacy = any(d is not None for d in legacy)
+    return StoredBlob(
+        data,
+        tuple(shape) if shape is not None else None,
+        tuple(d or 0 for d in legacy) if has_legacy else None,
+        from_doubles=bool(doubles),
+        overflow=overflow,
+        diff_count=counts[_DOUBLE_DIFF] or counts[_DIFF],
+    )
 
 
-def _read_layer(stream: _Source, end: int, v1: bool) -> StoredLayer:
+def _read_layer(stream: Source, end: int, v1: bool, path: Path) -> StoredLayer:
     blob_field = 6 if v1 else 7
     rest = bytearray()
     blobs = []
     while stream.pos < end:
         number, wire = stream.key(end)
-        if number == blob_field and wire == _LEN:
+        if number == blob_field and wire == LEN:
             n = stream.length(end)
             blobs.append(_read_blob(stream, stream.pos + n))
         else:
             rest += stream.raw_field(number, wire, end)
     if stream.pos != end:
-        raise _Corrupt("a layer overruns its length")
+        raise Corrupt("a layer overruns its length")
     message = caffe_pb2.V1LayerParameter() if v1 else caffe_pb2.LayerParameter()
     try:
         message.ParseFromString(bytes(rest))
     except DecodeError as exc:
-        raise _Corrupt(f"a layer does not decode ({exc})") from None
+        raise Corrupt(f"a layer does not decode ({exc})") from None
     if v1:
-        layer_type = v1_type_name(message.type) if message.HasField("type") else ""
+        layer_type = v1_type_name(message.type, f"{path}: layer '{message.name}'") if message.HasField("type") else ""
     else:
         layer_type = message.type
     return StoredLayer(message.name, layer_type, list(message.bottom), list(message.top), blobs)
-
-
-def _varint_bytes(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _key_bytes(number: int, wire: int) -> bytes:
-    return _varint_bytes((number << 3) | wire)
 
 
 def _sniff(path: Path, head: bytes) -> None:
@@ -307,32 +193,38 @@ def read_caffemodel(path: Path | str, progress: Callable[[int, int], None] | Non
     name = ""
     layers: list[StoredLayer] = []
     size = 0
+    stream: FileSource | None = None
     with reading(path, "caffemodel"):
         try:
-            size = os.path.getsize(path)
+            size = regular_size(path, "caffemodel")
             with open(path, "rb", buffering=1 << 20) as handle:
                 _sniff(path, handle.peek(256)[:256])
-                stream = _FileSource(handle, size, progress)
+                stream = FileSource(handle, size, progress)
                 while stream.pos < size:
                     number, wire = stream.key(size)
-                    if number in (100, 2) and wire == _LEN:
+                    if number in (100, 2) and wire == LEN:
                         n = stream.length(size)
                         if n <= _IN_MEMORY:
-                            layers.append(_read_layer(_MemorySource(stream.bytes(n, size)), n, v1=number == 2))
+                            layers.append(_read_layer(MemorySource(stream.bytes(n, size)), n, number == 2, path))
                         else:
-                            layers.append(_read_layer(stream, stream.pos + n, v1=number == 2))
-                    elif number == 1 and wire == _LEN:
+                            layers.append(_read_layer(stream, stream.pos + n, number == 2, path))
+                    elif number == 1 and wire == LEN:
                         name = stream.bytes(stream.length(size), size).decode("utf-8", "replace")
                     else:
                         stream.raw_field(number, wire, size)
                 if progress:
                     progress(size, size)
-        except _Corrupt as exc:
+        except Corrupt as exc:
             raise ConvertError(
                 f"{path}: truncated or not a caffemodel ({exc}; {len(layers)} layers read, file is {size} bytes)"
             ) from None
         except MemoryError:
-            raise ConvertError(f"{path}: not a caffemodel (a field claims more memory than the file holds)") from None
+            # Every length was checked against the bytes the file holds before anything was
+            # allocated, so this is the machine's (or a ulimit's / cgroup's) memory running out.
+            raise ConvertError(
+                f"{path}: out of memory after reading {stream.pos if stream else 0:,} of {size:,} bytes ({len(layers)} layers): "
+                f"its weights need about {size / 2**20:,.0f} MiB, more than this process may allocate (a memory limit?)"
+            ) from None
     if not layers:
         raise ConvertError(f"{path}: not a caffemodel (no layers found in {size} bytes)")
     return CaffeModel(path, name, layers, size)
