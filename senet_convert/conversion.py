@@ -29,7 +29,7 @@ def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=No
 
 
 def _convert(prototxt, caffemodel, output_dir, digest, start, *, name, outputs, pt2, safetensors, onnx, quiet, input_space, class_order, global_pooling, optimized) -> dict:
-    net = load_net_with_progress(prototxt, caffemodel)
+    net = load_net_with_progress(prototxt, caffemodel, warn=not quiet)
     if net.unused_weights and not quiet:
         _say(f"warning: {caffemodel} holds weights for {len(net.unused_weights)} layers absent from the prototxt: " + ", ".join(net.unused_weights[:5]) + (" ..." if len(net.unused_weights) > 5 else ""))
     # Issue 5: --global-pool, --class-order, --input-space, each recorded in the prototxt text the checkpoint carries.

@@ -3,19 +3,21 @@ shape inference and weight matching, with every problem reported against file an
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 from . import shapes as shape_rules
 from .caffe import caffe_pb2
-from .caffe.caffemodel import CaffeModel, StoredBlob, read_caffemodel
+from .caffe.caffemodel import read_caffemodel
 from .caffe.prototxt import layer_lines, mean_from_comment, parse_net, read_text
+from .caffe.sources import check_sources
 from .caffe.upgrade import upgrade_net
 from .errors import ConvertError, UnsupportedLayers
 from .graph import Layer, Net, Shape
+from .weights import attach_weights, fill_weights
+
+__all__ = ["attach_weights", "build_graph", "fill_weights", "load_net", "net_from_text", "supported_types"]
 
 # Layers that only matter for training or for reading datasets: dropped from the graph.
 SKIPPED_TYPES = frozenset(
@@ -203,7 +205,7 @@ def _check_supported(proto, lines: list[int], state, path: Path, supported: set[
 def build_graph(proto: caffe_pb2.NetParameter, text: str, path: Path, batch: int | None) -> Net:
     lines = layer_lines(text)
     if proto.layers:
-        upgrade_net(proto)
+        upgrade_net(proto, path)
     state = caffe_pb2.NetState(phase=caffe_pb2.TEST)
     if proto.HasField("state"):
         state.MergeFrom(proto.state)
@@ -211,13 +213,14 @@ def build_graph(proto: caffe_pb2.NetParameter, text: str, path: Path, batch: int
     builder = _Builder(path, batch)
     for name, shape in _net_inputs(proto, path, batch).items():
         builder.add_input(name, shape)
+    included = [(index, layer) for index, layer in enumerate(proto.layer) if _included(layer, state)]
+    line_of = [lines[index] if index < len(lines) else None for index, _ in included]
+    check_sources(list(proto.input), [layer for _, layer in included],
+                  lambda i: builder.where(included[i][1].name, included[i][1].type, line_of[i]))
     supported = set(shape_rules.RULES)
     _check_supported(proto, lines, state, path, supported)
     skipped_blobs: set[str] = set()
-    for index, layer in enumerate(proto.layer):
-        line = lines[index] if index < len(lines) else None
-        if not _included(layer, state):
-            continue
+    for (index, layer), line in zip(included, line_of):
         where = builder.where(layer.name, layer.type, line)
         if layer.type == "Input":
             shapes_ = [list(s.dim) for s in layer.input_param.shape]
@@ -266,68 +269,6 @@ def _mean_values(proto: caffe_pb2.NetParameter, text: str):
         if layer.HasField("transform_param") and layer.transform_param.mean_value:
             return tuple(layer.transform_param.mean_value)
     return mean_from_comment(text)
-
-
-# ---- weights ---------------------------------------------------------------------------
-
-
-def _fmt(shape) -> str:
-    return f"{shape_rules.fmt(tuple(shape))} ({math.prod(shape)})"
-
-
-def _blob_array(stored: StoredBlob, expected: Shape, where: str, index: int) -> np.ndarray:
-    if stored.shape is not None:
-        found = stored.shape
-        matches = tuple(found) == tuple(expected)
-    elif stored.legacy is not None:
-        found = stored.legacy
-        # Caffe's legacy rule: the expected shape, padded on the left with 1s to 4 axes.
-        matches = len(expected) <= 4 and (1,) * (4 - len(expected)) + tuple(expected) == tuple(found)
-    else:
-        found, matches = (stored.data.size,), stored.data.size == math.prod(expected)
-    if not matches:
-        raise ConvertError(f"{where}: blob {index} shape mismatch: the prototxt implies {_fmt(expected)}, the caffemodel holds {_fmt(found)}")
-    if any(d < 0 for d in found) or stored.data.size != math.prod(found):
-        raise ConvertError(f"{where}: blob {index} holds {stored.data.size} values but its shape {shape_rules.fmt(tuple(found))} needs {math.prod(found)}")
-    return stored.data.reshape(expected)
-
-
-def attach_weights(net: Net, model: CaffeModel) -> None:
-    by_name = {}
-    for stored in model.layers:
-        by_name.setdefault(stored.name, stored)
-    names = {layer.name for layer in net.layers}
-    net.unused_weights = [s.name for s in model.layers if s.blobs and s.name not in names]
-    net.caffemodel_path = model.path
-    expected = {layer.name: shape_rules.blob_shapes(net, layer) for layer in net.layers}
-    # Missing weights first: a caffemodel of another net is best explained by what is absent.
-    missing = [l for l in net.layers if expected[l.name] and not (l.name in by_name and by_name[l.name].blobs)]
-    if missing:
-        first = missing[0]
-        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        hint = ""
-        if net.unused_weights:
-            hint = f"; it holds weights for {len(net.unused_weights)} layers the prototxt lacks (e.g. '{net.unused_weights[0]}'): does it belong to another prototxt?"
-        raise ConvertError(f"{model.path}: no weights for layer '{first.name}' ({first.type}){more}{hint}")
-    for layer in net.layers:
-        stored = by_name.get(layer.name)
-        if stored is None or not stored.blobs:
-            continue
-        where = f"{model.path}: layer '{layer.name}' ({layer.type})"
-        if stored.type and stored.type != layer.type:
-            raise ConvertError(f"{where} is a {stored.type} layer in the caffemodel")
-        shapes = expected[layer.name]
-        if len(stored.blobs) != len(shapes):
-            raise ConvertError(f"{where}: the caffemodel has {len(stored.blobs)} blobs, the prototxt implies {len(shapes)}")
-        layer.blobs = [_blob_array(b, shape, where, i) for i, (b, shape) in enumerate(zip(stored.blobs, shapes))]
-
-
-def fill_weights(net: Net, blob_for) -> Net:
-    """Give every layer the blobs `blob_for(name, type, index, shape)` makes, in the shapes Caffe
-    allocates: weights without a caffemodel (synthetic weights for tests and benchmarks)."""
-    for layer in net.layers:
-        layer.blobs = [blob_for(layer.name, layer.type, i, s) for i, s in enumerate(shape_rules.blob_shapes(net, layer))]
-    return net
 
 
 def net_from_text(text: str, path: str | Path = "<prototxt>", *, batch: int | None = None) -> Net:
