@@ -169,7 +169,7 @@ def read_bounded(path: str | Path, what: str, limit: int, hint: str = "") -> byt
         if size > limit:
             raise ConvertError(too_big.format(f"{size:,}"))
         with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+            data = handle.read(size + 1)
     if len(data) > limit:  # it grew while being read
         raise ConvertError(too_big.format(f"over {limit:,}"))
     return data
