@@ -21,7 +21,8 @@ GOLDEN_TOLERANCE = 2e-5  # times max|golden logits| (../shared/goldens/README.md
 ORACLE_TOLERANCE = 1e-5  # times max|oracle value|, float32 torch against the float64 oracle
 
 # Every pattern fold() handles, in one small net: conv -> BN -> Scale -> ReLU (in place), a conv output
-# read twice (no fold past it: the lone Scale stays), conv with a bias -> Scale only, a BN + Scale with no
+# read twice (no fold past it: the lone Scale stays; not in place, which Caffe refuses on a value read
+# twice), conv with a bias -> Scale only, a BN + Scale with no
 # producer to fold into (after a Concat), a BN with scale factor 0, Dropout, InnerProduct -> BN -> Scale.
 PATTERNS = """
 name: "patterns"
@@ -33,10 +34,10 @@ layer { name: "c1/scale" type: "Scale" bottom: "c1" top: "c1" scale_param { bias
 layer { name: "c1/relu" type: "ReLU" bottom: "c1" top: "c1" }
 layer { name: "c2" type: "Convolution" bottom: "c1" top: "c2" convolution_param { num_output: 4 kernel_size: 1 } }
 layer { name: "c2/relu2" type: "ReLU" bottom: "c2" top: "c2r" }
-layer { name: "c2/scale" type: "Scale" bottom: "c2" top: "c2" scale_param { bias_term: false } }
+layer { name: "c2/scale" type: "Scale" bottom: "c2" top: "c2s" scale_param { bias_term: false } }
 layer { name: "c4" type: "Convolution" bottom: "c1" top: "c4" convolution_param { num_output: 4 kernel_size: 1 } }
 layer { name: "c4/scale" type: "Scale" bottom: "c4" top: "c4" scale_param { bias_term: false } }
-layer { name: "cat" type: "Concat" bottom: "c1" bottom: "c2" bottom: "c2r" bottom: "c4" top: "cat" }
+layer { name: "cat" type: "Concat" bottom: "c1" bottom: "c2s" bottom: "c2r" bottom: "c4" top: "cat" }
 layer { name: "cat/bn" type: "BatchNorm" bottom: "cat" top: "cat" }
 layer { name: "cat/scale" type: "Scale" bottom: "cat" top: "cat" scale_param { bias_term: true } }
 layer { name: "c3" type: "Convolution" bottom: "data" top: "c3"
