@@ -3,6 +3,7 @@ huge or long-lined prototxts, NUL bytes, V1 oddities, a caffemodel larger than m
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -67,7 +68,7 @@ def test_an_error_inside_a_300kb_line_is_not_echoed_whole(tmp_path):
     bad = tmp_path / "long.prototxt"
     bad.write_text(TEXT + "x" * 300_000 + "\n")
     message = assert_one_line_error(run("inspect", bad), str(bad))
-    assert len(message) <= MAX_MESSAGE + 40 and "300,003 characters" in message
+    assert len(message) <= MAX_MESSAGE + 40 and re.search(r"\(300,00\d characters\)", message), message
 
 
 def test_a_huge_string_is_refused_with_its_position(tmp_path):
@@ -98,7 +99,7 @@ def test_v1_type_enum_none_names_the_file_and_layer(tmp_path):
     path = tmp_path / "v1.prototxt"
     path.write_text('input: "data" input_dim: 1 input_dim: 1 input_dim: 2 input_dim: 2\n'
                     'layers { name: "nothing" type: NONE bottom: "data" top: "x" }\n')
-    assert_one_line_error(run("inspect", path), str(path), "layer 'nothing'", "unknown layer type ''")
+    assert_one_line_error(run("inspect", path), str(path), "unsupported layer type: '' (1 layer, first 'nothing'")
 
 
 def test_v1_mixed_with_current_layers_names_the_file(tmp_path):
