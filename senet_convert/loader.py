@@ -13,9 +13,9 @@ from .caffe.caffemodel import read_caffemodel
 from .caffe.prototxt import layer_lines, mean_from_comment, parse_net, read_text
 from .caffe.sources import check_sources
 from .caffe.upgrade import upgrade_net
+from .caffe.weights import attach_weights, fill_weights
 from .errors import ConvertError, UnsupportedLayers
 from .graph import Layer, Net, Shape
-from .weights import attach_weights, fill_weights
 
 __all__ = ["attach_weights", "build_graph", "fill_weights", "load_net", "net_from_text", "supported_types"]
 

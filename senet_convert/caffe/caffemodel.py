@@ -26,7 +26,7 @@ from ..errors import ConvertError
 from ..files import reading, regular_size
 from . import caffe_pb2
 from .upgrade import v1_type_name
-from .wire import I32, I64, LEN, VARINT, Corrupt, FileSource, MemorySource, Source, as_int32, as_int64, varint_at
+from .wire import I32, I64, IN_MEMORY, LEN, VARINT, Corrupt, FileSource, MemorySource, Source, as_int32, as_int64, varint
 
 _MAX_DIMS = 32
 
@@ -58,26 +58,23 @@ class CaffeModel:
     size: int
 
 
-# Layer messages up to this size are read whole and parsed in memory; larger ones (the big
-# convolutions) stream their weights from the file into their arrays.
-_IN_MEMORY = 1 << 20
 
 
 def _read_shape(data: bytes) -> list[int]:
     shape: list[int] = []
     pos = 0
     while pos < len(data):
-        key, pos = varint_at(data, pos, len(data))
+        key, pos = varint(data, pos, len(data))
         if key == (1 << 3 | LEN):
-            n, pos = varint_at(data, pos, len(data))
+            n, pos = varint(data, pos, len(data))
             stop = pos + n
             if stop > len(data):
                 raise Corrupt("blob shape runs past its end")
             while pos < stop:
-                dim, pos = varint_at(data, pos, stop)
+                dim, pos = varint(data, pos, stop)
                 shape.append(as_int64(dim))
         elif key == (1 << 3 | VARINT):
-            dim, pos = varint_at(data, pos, len(data))
+            dim, pos = varint(data, pos, len(data))
             shape.append(as_int64(dim))
         else:
             raise Corrupt("unexpected field in a blob shape")
@@ -204,7 +201,7 @@ def read_caffemodel(path: Path | str, progress: Callable[[int, int], None] | Non
                     number, wire = stream.key(size)
                     if number in (100, 2) and wire == LEN:
                         n = stream.length(size)
-                        if n <= _IN_MEMORY:
+                        if n <= IN_MEMORY:
                             layers.append(_read_layer(MemorySource(stream.bytes(n, size)), n, number == 2, path))
                         else:
                             layers.append(_read_layer(stream, stream.pos + n, number == 2, path))

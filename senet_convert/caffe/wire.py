@@ -17,7 +17,7 @@ class Corrupt(Exception):
     pass
 
 
-def varint_at(buf, pos: int, end: int) -> tuple[int, int]:
+def varint(buf, pos: int, end: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= end:
@@ -146,7 +146,7 @@ class MemorySource(Source):
         self.data, self.pos = data, 0
 
     def varint(self, end: int) -> int:
-        value, self.pos = varint_at(self.data, self.pos, end)
+        value, self.pos = varint(self.data, self.pos, end)
         return value
 
     def bytes(self, n: int, end: int) -> bytes:
@@ -178,3 +178,8 @@ def varint_bytes(value: int) -> bytes:
 
 def key_bytes(number: int, wire: int) -> bytes:
     return varint_bytes((number << 3) | wire)
+
+
+# Layer messages up to this size are read whole and parsed in memory; larger ones (the big
+# convolutions) stream their weights from the file into their arrays.
+IN_MEMORY = 1 << 20

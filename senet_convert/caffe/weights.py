@@ -19,10 +19,10 @@ import math
 
 import numpy as np
 
-from . import shapes as shape_rules
-from .caffe.caffemodel import CaffeModel, StoredBlob, StoredLayer
-from .errors import ConvertError
-from .graph import Layer, Net, Shape
+from .. import shapes as shape_rules
+from ..errors import ConvertError
+from ..graph import Layer, Net, Shape
+from .caffemodel import CaffeModel, StoredBlob, StoredLayer
 
 
 def _fmt(shape) -> str:
