@@ -488,15 +488,10 @@ def _rows_per_device(kind, module, inputs, oracle, checked, net, devices, tolera
 
 
 def load_pt2(path):
-    import torch
+    # A user's .pt2 may carry pickles that torch.export.load would run: pt2_file refuses them.
+    from .pt2_file import load_pt2 as load_safely
 
-    path = Path(path)
-    if not path.is_file():
-        raise ConvertError(f"{path}: no such file")
-    try:
-        return torch.export.load(str(path))
-    except Exception as exc:
-        raise ConvertError(f"{path}: not a readable torch.export program ({type(exc).__name__})") from None
+    return load_safely(path)
 
 
 def _pt2_backend(path, program, net, inputs, oracle, devices, outputs, tolerance, caffe, report, log) -> None:
