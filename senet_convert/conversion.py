@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,11 +22,15 @@ def _say(message: str) -> None:
 def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=None, outputs=None, pt2=True, safetensors=False, onnx=False, quiet=False,
                   input_space="caffe", class_order="caffe", global_pooling=False, optimized=False) -> dict:
     start = time.perf_counter()
+    cancel = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
         # hashlib releases the GIL: the caffemodel's digest is computed while the rest runs.
-        digest = pool.submit(sha256, Path(caffemodel))
-        return _convert(prototxt, caffemodel, output_dir, digest, start, name=name, outputs=outputs, pt2=pt2, safetensors=safetensors, onnx=onnx,
-                        quiet=quiet, input_space=input_space, class_order=class_order, global_pooling=global_pooling, optimized=optimized)
+        digest = pool.submit(sha256, Path(caffemodel), cancel)
+        try:
+            return _convert(prototxt, caffemodel, output_dir, digest, start, name=name, outputs=outputs, pt2=pt2, safetensors=safetensors, onnx=onnx,
+                            quiet=quiet, input_space=input_space, class_order=class_order, global_pooling=global_pooling, optimized=optimized)
+        finally:  # a failed job does not wait for the digest (the pool joins its thread on exit)
+            cancel.set()
 
 
 def _convert(prototxt, caffemodel, output_dir, digest, start, *, name, outputs, pt2, safetensors, onnx, quiet, input_space, class_order, global_pooling, optimized) -> dict:

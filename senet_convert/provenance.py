@@ -5,18 +5,30 @@ Written into every output (checkpoint, ONNX metadata, timm config); numpy only, 
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
+from .files import reading, regular_size
 from .graph import Net
 
 
-def sha256(path: Path | None) -> str | None:
+def sha256(path: Path | None, cancel: threading.Event | None = None) -> str | None:
+    """The file's digest, read to the size it has now (a device, which never ends, is refused);
+    None once `cancel` is set (a job that failed does not wait for its digest)."""
     if path is None:
         return None
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
+    with reading(path, "caffemodel"):
+        left = regular_size(path, "caffemodel")
+        with open(path, "rb") as handle:
+            while left > 0:
+                if cancel is not None and cancel.is_set():
+                    return None
+                chunk = handle.read(min(1 << 22, left))
+                if not chunk:
+                    break
+                digest.update(chunk)
+                left -= len(chunk)
     return digest.hexdigest()
 
 

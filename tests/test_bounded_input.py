@@ -154,3 +154,14 @@ def test_a_length_beyond_the_file_is_still_called_truncated(tmp_path):
         f.truncate(1000)
     with pytest.raises(ConvertError, match="truncated or not a caffemodel"):
         read_caffemodel(path)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_as_caffemodel_fails_at_once_without_hashing_it(tmp_path):
+    # caffe2torch hashes the caffemodel on a second thread; it used to hash /dev/zero forever while
+    # the failed job waited for it.
+    code = ("import sys; from senet_convert.cli import main; "
+            f"sys.argv = ['senet-convert', 'caffe2torch', {str(PROTO)!r}, '/dev/zero', '-o', {str(tmp_path)!r}]; main()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "/dev/zero: a device" in result.stderr, result.stderr
+    assert not list(tmp_path.iterdir())
