@@ -191,3 +191,18 @@ def _parameter_blobs(param, shapes):
 @rule("Parameter", bottoms=(0, 0), blobs=_parameter_blobs)
 def _parameter(param, shapes):
     return [tuple(param.parameter_param.shape.dim)]
+
+
+def _lrn(param, shapes):
+    # Caffe's LRNLayer: a 4-D bottom, an odd local_size ("LRN only supports odd values for local_size").
+    p = param.lrn_param
+    if len(shapes[0]) != 4:
+        raise ShapeError(f"LRN needs a 4-D bottom (N, C, H, W), got {fmt(shapes[0])}")
+    if p.local_size % 2 != 1:
+        raise ShapeError(f"local_size {p.local_size} must be odd (Caffe supports only odd values)")
+    if not all(math.isfinite(v) for v in (p.alpha, p.beta, p.k)):
+        raise ShapeError(f"alpha {p.alpha}, beta {p.beta} and k {p.k} must be finite")
+    return _same(param, shapes)
+
+
+rule("LRN")(_lrn)

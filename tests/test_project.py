@@ -17,9 +17,11 @@ def test_every_type_has_shape_rule_oracle_and_lowering():
 
 @pytest.mark.parametrize("caffe_type", sorted(shapes.RULES))
 def test_every_type_is_tested_on_both_halves(caffe_type):
-    # test_more_layers.py checks both halves of the layers beyond the SENets' in each of its cases
+    # test_more_layers.py, and a type's own test file (test_lrn.py), check both halves in each of their cases
+    own = REPO / "tests" / f"test_{caffe_type.lower()}.py"
     for test_file in ("test_reference_layers.py", "test_to_torch_layers.py"):
         texts = [(REPO / "tests" / name).read_text() for name in (test_file, "test_more_layers.py")]
+        texts += [own.read_text()] if own.exists() else []
         assert any(f'"{caffe_type}"' in text for text in texts), f"{test_file} never mentions {caffe_type}"
 
 

@@ -566,6 +566,7 @@ CASES = {
     "Exp": ("exp_param { scale: 0.5 }", [X], [], 1),
     "Log": ("log_param { shift: 10 }", [X], [], 1),
     "MVN": ("", [X], [], 1),
+    "LRN": ("lrn_param { local_size: 3 alpha: 0.5 }", [X], [], 1),
     "PReLU": ("", [X], [(3,)], 1),
     "Parameter": ("parameter_param { shape { dim: 2 dim: 3 } }", [], [(2, 3)], 1),
     "Power": ("power_param { power: 2 shift: 1 }", [X], [], 1),
@@ -618,13 +619,13 @@ def test_registering_twice_raises():
 
 
 def test_unknown_type_names_layer_type_and_supported():
-    layer = make_layer("LRN")
+    layer = make_layer("Interp")  # a Caffe fork's type
     layer.line = 42
     with pytest.raises(ConvertError) as info:
         registry.kernel_for(layer)
     message = str(info.value)
-    assert "layer 'test/LRN' (LRN) at line 42" in message
-    assert "'LRN'" in message and "BatchNorm" in message and "Axpy" in message
+    assert "layer 'test/Interp' (Interp) at line 42" in message
+    assert "'Interp'" in message and "BatchNorm" in message and "Axpy" in message
 
 
 # ---- run ---------------------------------------------------------------------------------

@@ -356,9 +356,9 @@ def test_registering_a_type_twice_fails():
 
 
 def test_unknown_type_names_layer_type_and_supported():
-    param = text_format.Parse('name: "lrn1" type: "LRN"', caffe_pb2.LayerParameter())
-    layer = Layer(name="lrn1", type="LRN", bottoms=("x",), tops=("y",), param=param, line=12)
-    with pytest.raises(ConvertError, match=r"layer 'lrn1' \(LRN\) at line 12.*'LRN'.*BatchNorm, Bias, Clip, Concat"):
+    param = text_format.Parse('name: "interp1" type: "Interp"', caffe_pb2.LayerParameter())  # a Caffe fork's type
+    layer = Layer(name="interp1", type="Interp", bottoms=("x",), tops=("y",), param=param, line=12)
+    with pytest.raises(ConvertError, match=r"layer 'interp1' \(Interp\) at line 12.*'Interp'.*BatchNorm, Bias, Clip, Concat"):
         build(layer)
 
 

@@ -15,7 +15,7 @@ from ..graph import Net
 
 # Importing the kernel modules registers their kernels.
 from . import activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor  # noqa: F401
-from . import deconv, embed, neuron, normalization, parameter, reduction, slicing, spp  # noqa: F401
+from . import deconv, embed, lrn, neuron, normalization, parameter, reduction, slicing, spp  # noqa: F401
 from .registry import KERNELS, Kernel, kernel_for, register
 
 SUPPORTED_TYPES: tuple[str, ...] = tuple(sorted(KERNELS))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ..errors import ConvertError
 from ..graph import Net, Shape
 from . import (
-    activation, batchnorm, conv, deconv, eltwise, embed, inner_product, neuron, normalization, parameter, pooling, reduction,
+    activation, batchnorm, conv, deconv, eltwise, embed, inner_product, lrn, neuron, normalization, parameter, pooling, reduction,
     scale, slicing, softmax, spp, tensor,
 )
 from .nodes import Initializer, LayerNodes, Names

@@ -30,7 +30,7 @@ from torch import fx
 from ..errors import ConvertError
 from ..graph import Layer, Net
 from . import activation, batchnorm, conv, eltwise, inner_product, pooling, scale, softmax, tensor
-from . import deconv, embed, neuron, normalization, parameter, reduction, slicing, spp
+from . import deconv, embed, lrn, neuron, normalization, parameter, reduction, slicing, spp
 from .registry import BUILDERS, SHARE_WEIGHTS, blob_names, build, register
 
 # Importing a family registers its builders.
