@@ -120,13 +120,12 @@ def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensor
 @click.argument("caffemodel", type=_existing)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="The .onnx file to write (default: NAME.onnx here, NAME from the prototxt); a directory: NAME.onnx in it.")
 @click.option("--outputs", help="Caffe blobs the model returns, comma-separated (e.g. classifier); default: the net's outputs.")
-@click.option("--opset", type=click.IntRange(min=17), default=18, show_default=True, help="ONNX opset (default domain only).")
+@click.option("--opset", type=int, default=None, help="ONNX opset, 17 or later (default: the newest the pinned ONNX Runtime runs); default domain only.")
 @click.option("--external-data/--no-external-data", default=None, help="Keep the weights in NAME.onnx.data (default: only when they exceed protobuf's 2 GB).")
 @click.option("--optimize", is_flag=True, help="Export the optimized graph (BatchNorm/Scale folded into the convolutions, Dropout gone).")
 def caffe2onnx(prototxt, caffemodel, output, outputs, opset, external_data, optimize):
-    """Convert to ONNX: a checked model with a dynamic batch, inputs and outputs named after the Caffe blobs."""
-    click.echo(jobs.caffe2onnx(prototxt, caffemodel, output, outputs=outputs, opset=opset, external_data=external_data,
-                               optimize=optimize))
+    """Convert to ONNX: a checked model with a dynamic batch, every value named after its Caffe blob."""
+    jobs.caffe2onnx(prototxt, caffemodel, output, outputs=outputs, opset=opset, external_data=external_data, optimize=optimize)
 
 
 @main.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -149,3 +150,38 @@ def reading(path: str | Path, what: str):
         raise ConvertError(f"{path}: permission denied") from None
     except OSError as exc:
         raise ConvertError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def regular_size(path: str | Path, what: str) -> int:
+    """The size of `path`, which must be a regular file: a device (/dev/zero) or a pipe has no
+    end to read to. OSErrors are left to `reading`."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(path)
+    if not stat.S_ISREG(mode):
+        raise ConvertError(f"{path}: {_kind(mode)}, not a {what} file")
+    return os.stat(path).st_size
+
+
+def read_bounded(path: str | Path, what: str, limit: int, hint: str = "") -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (more is refused, not read)."""
+    too_big = f"{path}: {{}} bytes, more than a {what} can sensibly be ({limit // 2**20} MiB)" + (f"; {hint}" if hint else "")
+    with reading(path, what):
+        size = regular_size(path, what)
+        if size > limit:
+            raise ConvertError(too_big.format(f"{size:,}"))
+        with open(path, "rb") as handle:
+            data = handle.read(size + 1)
+    if len(data) > limit:  # it grew while being read
+        raise ConvertError(too_big.format(f"over {limit:,}"))
+    return data

@@ -62,6 +62,8 @@ class Net:
     caffemodel_path: Path | None = None
     # Weight matching: caffemodel layers with blobs that no prototxt layer takes.
     unused_weights: list[str] = field(default_factory=list)
+    # Weights that are not finite numbers (NaN, infinity), one line per layer, for the commands to warn.
+    warnings: list[str] = field(default_factory=list)
     # Mean values found in the prototxt's comments or transform_param (BGR), if any.
     mean_bgr: tuple[float, ...] | None = None
 

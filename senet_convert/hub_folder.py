@@ -20,7 +20,8 @@ from pathlib import Path
 from . import input_space as spaces
 from . import timm_parity
 from .errors import ConvertError
-from .export import sha256, versions
+from .export.checkpoint import versions
+from .export.provenance import sha256
 from .transforms import last_inner_product
 
 FILES = ("config.json", "model.safetensors", "README.md")

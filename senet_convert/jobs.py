@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,25 +24,35 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _warn_unused(net, caffemodel) -> None:
+    if net.unused_weights:
+        _say(f"warning: {caffemodel} holds weights for {len(net.unused_weights)} layers absent from the prototxt: "
+             + ", ".join(net.unused_weights[:5]) + (" ..." if len(net.unused_weights) > 5 else ""))
+
+
 def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=None, outputs=None, pt2=True, safetensors=False, onnx=False, quiet=False,
                   input_space="caffe", class_order="caffe", global_pooling=False, optimized=False) -> dict:
-    from .export.checkpoint import sha256
+    from .export.provenance import sha256
 
     start = time.perf_counter()
+    cancel = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
         # hashlib releases the GIL: the caffemodel's digest is computed while the rest runs.
-        digest = pool.submit(sha256, Path(caffemodel))
-        return _convert(prototxt, caffemodel, output_dir, digest, start, name=name, outputs=outputs, pt2=pt2, safetensors=safetensors, onnx=onnx,
-                        quiet=quiet, input_space=input_space, class_order=class_order, global_pooling=global_pooling, optimized=optimized)
+        digest = pool.submit(sha256, Path(caffemodel), cancel)
+        try:
+            return _convert(prototxt, caffemodel, output_dir, digest, start, name=name, outputs=outputs, pt2=pt2, safetensors=safetensors, onnx=onnx,
+                            quiet=quiet, input_space=input_space, class_order=class_order, global_pooling=global_pooling, optimized=optimized)
+        finally:  # a failed job does not wait for the digest (the pool joins its thread on exit)
+            cancel.set()
 
 
 def _convert(prototxt, caffemodel, output_dir, digest, start, *, name, outputs, pt2, safetensors, onnx, quiet, input_space, class_order, global_pooling, optimized) -> dict:
     from .export.checkpoint import save_checkpoint, save_pt2, save_safetensors, source_hashes
     from .to_torch import module_for
 
-    net = load_net_with_progress(prototxt, caffemodel)
-    if net.unused_weights and not quiet:
-        _say(f"warning: {caffemodel} holds weights for {len(net.unused_weights)} layers absent from the prototxt: " + ", ".join(net.unused_weights[:5]) + (" ..." if len(net.unused_weights) > 5 else ""))
+    net = load_net_with_progress(prototxt, caffemodel, warn=not quiet)
+    if not quiet:
+        _warn_unused(net, caffemodel)
     # --global-pool, --class-order, --input-space: each recorded in the prototxt text the checkpoint carries.
     net = prepare(net, input_space=input_space, class_order=class_order, global_pooling=global_pooling)
     if not quiet:
@@ -63,10 +74,11 @@ def _convert(prototxt, caffemodel, output_dir, digest, start, *, name, outputs, 
         steps.append(("torch.export program", output_dir / f"{stem}.pt2", lambda p: save_pt2(deployed, deployed_net, p)))
     if safetensors:
         steps.append(("safetensors", output_dir / f"{stem}.safetensors", lambda p: save_safetensors(module, net, p)))
-    if onnx:  # the same module as caffe2onnx writes it (export/onnx.py)
+    if onnx:  # the same ONNX as caffe2onnx writes, from the IR (export/onnx.py)
         from .export.onnx import export_onnx
 
-        steps.append(("ONNX", output_dir / f"{stem}.onnx", lambda p: export_onnx(deployed if optimized else None, deployed_net, p, outputs=outputs, optimized=optimized)))
+        hashes = lambda: source_hashes(net, digest.result())  # noqa: E731
+        steps.append(("ONNX", output_dir / f"{stem}.onnx", lambda p: export_onnx(net, p, outputs=outputs, optimized=optimized, hashes=hashes)))
     tty = sys.stderr.isatty()
     written = [path for _, path, _ in steps]
     try:
@@ -142,27 +154,34 @@ def caffe2torch(prototxt, caffemodel, output_dir_, *, target="graph", outputs=No
                          class_order=class_order or "caffe", optimized=optimize, **options)
 
 
-def caffe2onnx(prototxt, caffemodel, output, *, outputs=None, opset=18, external_data=None, optimize=False) -> str:
-    from .export.onnx import export_onnx
+def caffe2onnx(prototxt, caffemodel, output, *, outputs=None, opset=None, external_data=None, optimize=False, quiet=False) -> dict:
+    """Load, emit ONNX from the IR (no torch), check, write, report."""
+    from .export.onnx import OPSET, export_onnx
+    from .export.provenance import sha256, source_hashes
 
     start = time.perf_counter()
-    net = load_net_with_progress(prototxt, caffemodel)
     path = output if output is not None else Path(f"{Path(prototxt).stem}.onnx")
     if path.is_dir():
         path = path / f"{Path(prototxt).stem}.onnx"
-    wanted = split_outputs(outputs)
-    if optimize:
-        from .to_torch.optimize import optimize as optimized_module
-
-        module, folding = optimized_module(net, outputs=wanted)
-        info = export_onnx(module, folding.net, path, outputs=wanted, opset=opset, external_data=external_data, optimized=True)
-    else:
-        info = export_onnx(None, net, path, outputs=wanted, opset=opset, external_data=external_data)
-    return (
-        f"{net.name or path.stem}: opset {info['opset']}, batch dynamic, {info['nodes']} nodes, "
-        f"{info['values_exposed']} Caffe values named, returns {', '.join(info['outputs'])}; "
-        f"{time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(p) for p in info["files"])
-    )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
+        # hashlib releases the GIL: the caffemodel's digest is computed while the net is read and emitted.
+        cancel = threading.Event()
+        digest = pool.submit(sha256, Path(caffemodel), cancel)
+        try:
+            net = load_net_with_progress(prototxt, caffemodel, warn=not quiet)
+            if not quiet:
+                _warn_unused(net, caffemodel)
+            info = export_onnx(net, path, outputs=split_outputs(outputs), opset=OPSET if opset is None else opset, external_data=external_data,
+                               optimized=optimize, hashes=lambda: source_hashes(net, digest.result()))
+        finally:
+            cancel.set()
+    if not quiet:
+        print(
+            f"{net.name or Path(path).stem}: opset {info['opset']}, batch dynamic, {info['nodes']} nodes, "
+            f"{info['values_exposed']} Caffe values named, returns {', '.join(info['outputs'])}; "
+            f"{time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(p) for p in info["files"])
+        )
+    return info
 
 
 # ---- caffe2torch --to timm ---------------------------------------------------------------------

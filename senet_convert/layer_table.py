@@ -12,17 +12,19 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def table() -> str:
-    from . import reference, to_torch
+    from . import reference, to_onnx, to_torch
     from .loader import DATA_TYPES, SKIPPED_TYPES, supported_types
     from .reference.registry import KERNELS
+    from .to_onnx.registry import EMITTERS
     from .to_torch.registry import BUILDERS
 
-    rows = ["| Caffe type | numpy oracle | torch lowering |", "|---|---|---|"]
-    rows.append("| `Input` | network input | graph placeholder |")
-    for name in sorted(set(reference.SUPPORTED_TYPES) | set(to_torch.SUPPORTED_TYPES)):
-        oracle = f"`reference/{KERNELS[name].__module__.rsplit('.', 1)[-1]}.py`" if name in KERNELS else "missing"
-        torch_file = f"`to_torch/{BUILDERS[name].__module__.rsplit('.', 1)[-1]}.py`" if name in BUILDERS else "missing"
-        rows.append(f"| `{name}` | {oracle} | {torch_file} |")
+    def where(package: str, registry: dict, name: str) -> str:
+        return f"`{package}/{registry[name].__module__.rsplit('.', 1)[-1]}.py`" if name in registry else "missing"
+
+    rows = ["| Caffe type | numpy oracle | torch lowering | ONNX emitter |", "|---|---|---|---|"]
+    rows.append("| `Input` | network input | graph placeholder | graph input |")
+    for name in sorted(set(reference.SUPPORTED_TYPES) | set(to_torch.SUPPORTED_TYPES) | set(to_onnx.SUPPORTED_TYPES)):
+        rows.append(f"| `{name}` | {where('reference', KERNELS, name)} | {where('to_torch', BUILDERS, name)} | {where('to_onnx', EMITTERS, name)} |")
     assert set(supported_types()) == {"Input", *reference.SUPPORTED_TYPES}
     rows.append("")
     rows.append("Skipped at test time (training only): " + ", ".join(f"`{t}`" for t in sorted(SKIPPED_TYPES)) + ".")

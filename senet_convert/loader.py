@@ -11,6 +11,7 @@ from .caffe.caffemodel import read_caffemodel
 from .caffe.layers import SPECS, LayerError, set_up
 from .caffe.layers.registry import check_shape
 from .caffe.prototxt import layer_lines, mean_from_comment, parse_net, read_text
+from .caffe.sources import check_sources
 from .caffe.upgrade import upgrade_net
 from .caffe.weights import attach_weights, fill_weights
 from .errors import ConvertError, UnsupportedLayers
@@ -199,7 +200,7 @@ def _check_supported(proto, lines: list[int], state, path: Path, supported: set[
 def build_graph(proto: caffe_pb2.NetParameter, text: str, path: Path, batch: int | None) -> Net:
     lines = layer_lines(text)
     if proto.layers:
-        upgrade_net(proto)
+        upgrade_net(proto, path)
     state = caffe_pb2.NetState(phase=caffe_pb2.TEST)
     if proto.HasField("state"):
         state.MergeFrom(proto.state)
@@ -207,12 +208,13 @@ def build_graph(proto: caffe_pb2.NetParameter, text: str, path: Path, batch: int
     builder = _Builder(path, batch)
     for name, shape in _net_inputs(proto, path, batch).items():
         builder.add_input(name, shape)
+    included = [(index, layer) for index, layer in enumerate(proto.layer) if _included(layer, state)]
+    line_of = [lines[index] if index < len(lines) else None for index, _ in included]
+    check_sources(list(proto.input), [layer for _, layer in included],
+                  lambda i: builder.where(included[i][1].name, included[i][1].type, line_of[i]))
     _check_supported(proto, lines, state, path, set(SPECS))
     skipped_blobs: set[str] = set()
-    for index, layer in enumerate(proto.layer):
-        line = lines[index] if index < len(lines) else None
-        if not _included(layer, state):
-            continue
+    for (index, layer), line in zip(included, line_of):
         where = builder.where(layer.name, layer.type, line)
         if layer.type == "Input":
             shapes_ = [list(s.dim) for s in layer.input_param.shape]

@@ -174,3 +174,4 @@ def _parameter_blobs(param, shapes):
 @rule("Parameter", bottoms=(0, 0), blobs=_parameter_blobs)
 def _parameter(param, shapes):
     return [tuple(param.parameter_param.shape.dim)]
+

@@ -7,6 +7,7 @@ registers its types through the same registries the built-in layers use:
     register_layer(type, tops=..., blobs=..., bottoms=(1, 1))   shapes, checked by the loader
     register_oracle(type)(forward)                             the numpy oracle (float64, no torch)
     register_torch(type, blobs=(...))(build)                   the torch lowering
+    register_onnx(type)(emit)                                  ONNX nodes (optional: without it caffe2onnx refuses the type)
     declare_parameter(message, field=..., number=..., fields=[Field(...)])   a fork's LayerParameter field
 
 A type must have all three of shapes, oracle and torch lowering: the plugin is refused otherwise,
@@ -35,7 +36,7 @@ _loaded: dict[str, str] = {}  # resolved path or entry point -> module name
 
 __all__ = [
     "Field", "GROUP", "ParameterField", "ShapeError", "declare_parameter", "load_installed", "load_plugin",
-    "loaded", "register_layer", "register_oracle", "register_torch",
+    "loaded", "register_layer", "register_onnx", "register_oracle", "register_torch",
 ]
 
 
@@ -50,6 +51,13 @@ def register_torch(caffe_type: str, *, blobs=()):
     from .to_torch.registry import register
 
     return register(caffe_type, blobs=blobs)
+
+
+def register_onnx(caffe_type: str):
+    """Decorator: emit(layer, g) writes the layer as standard ONNX nodes through g (to_onnx/registry.py)."""
+    from .to_onnx.registry import register
+
+    return register(caffe_type)
 
 
 def _builders() -> dict:

@@ -39,12 +39,22 @@ class Progress:
             self.drawn = False
 
 
-def load_net_with_progress(prototxt, caffemodel=None, *, batch=None):
-    """load_net with a bar on a terminal while the caffemodel is read (the commands' way to load)."""
+def load_net_with_progress(prototxt, caffemodel=None, *, batch=None, warn=True):
+    """load_net with a bar on a terminal while the caffemodel is read (the commands' way to load);
+    weights that are not finite numbers are warned about on stderr, one line per layer."""
     from .loader import load_net
 
     bar = Progress("reading caffemodel", unit="B")
     try:
-        return load_net(prototxt, caffemodel, batch=batch, progress=bar)
+        net = load_net(prototxt, caffemodel, batch=batch, progress=bar)
     finally:
         bar.close()
+    if warn:
+        for line in net.warnings[:MAX_WARNINGS]:
+            print(f"warning: {line}", file=sys.stderr)
+        if len(net.warnings) > MAX_WARNINGS:
+            print(f"warning: and {len(net.warnings) - MAX_WARNINGS} more layers with weights that are not finite", file=sys.stderr)
+    return net
+
+
+MAX_WARNINGS = 10

@@ -187,6 +187,66 @@ def kernel_contract_test(cases: dict):
     return test
 
 
+# ---- ONNX: the file, every value it names, against the oracle --------------------------------
+
+PARITY = 2e-5  # verify's tolerance: other batch sizes, other inputs than the grids' tuned seeds
+
+
+def onnx_file(net, tmp_path, **kwargs):
+    path = tmp_path / "net.onnx"
+    from senet_convert.export.onnx import export_onnx
+
+    export_onnx(net, path, **kwargs)
+    return path
+
+
+def run_every_value(net, path, inputs, *, evaluator: bool = False) -> dict[str, np.ndarray]:
+    """Every value the file names (all of the net's but its inputs), by name, in ORT or ONNX's reference evaluator."""
+    from senet_convert.verify import onnxruntime as ort
+
+    model = ort.load_model(path, with_data=True)
+    names = sorted(ort.tensor_names(model) & set(net.shapes))
+    exposed = ort.with_outputs(model, names)
+    feed = {k: np.asarray(v, np.float32) for k, v in inputs.items()}
+    if evaluator:
+        from onnx.reference import ReferenceEvaluator
+
+        return dict(zip(names, ReferenceEvaluator(exposed).run(names, feed)))
+    return ort.run_onnx(ort.ort_session(exposed), feed, names)
+
+
+def assert_onnx_matches_oracle(net, tmp_path, inputs=None, *, tol: float = TOL, evaluator: bool = True, batches=()) -> dict:
+    """The net written as ONNX, every value in ONNX Runtime (and ONNX's reference evaluator) against the
+    oracle within `tol` of each value's largest magnitude; `batches`: the same file at other batch sizes."""
+    from senet_convert.verify import onnxruntime as ort
+
+    inputs = random_inputs(net) if inputs is None else inputs
+    path = onnx_file(net, tmp_path)
+    expected = reference.run(net, inputs, intermediate=True)
+    runtimes = {"onnxruntime": run_every_value(net, path, inputs)}
+    if evaluator:
+        runtimes["onnx.reference"] = run_every_value(net, path, inputs, evaluator=True)
+    for runtime, got in runtimes.items():
+        assert set(got) == set(expected) - set(net.inputs), runtime
+        for value, have in got.items():
+            want = expected[value]
+            assert have.shape == want.shape, (runtime, value, have.shape, want.shape)
+            finite = np.abs(want[np.isfinite(want)])
+            scale = finite.max() if finite.size else 0.0
+            np.testing.assert_allclose(have, want, rtol=0, atol=max(tol * scale, 1e-30), equal_nan=True, err_msg=f"{runtime}: {value}")
+    for batch in batches:  # the batch is dynamic: other batch sizes run the same file
+        other = {k: np.random.default_rng(batch).standard_normal((batch, *v.shape[1:])).astype(np.float32) for k, v in inputs.items()}
+        session = ort.ort_session(path)
+        want = reference.run(net, other)
+        for name, have in ort.run_onnx(session, other).items():
+            value = net.final.get(name, name)
+            finite = np.abs(want[value][np.isfinite(want[value])])
+            atol = max(PARITY * (finite.max() if finite.size else 0.0), 1e-30)
+            np.testing.assert_allclose(have, want[value], rtol=0, atol=atol, equal_nan=True, err_msg=f"batch {batch}")
+    return runtimes["onnxruntime"]
+
+
+
 # ---- the command line ------------------------------------------------------------------
 
 

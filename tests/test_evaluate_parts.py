@@ -13,7 +13,7 @@ from senet_convert import input_space as spaces
 from senet_convert.errors import ConvertError
 from senet_convert.evaluate import metrics, official, protocol as protocols
 from senet_convert.evaluate.images import decode
-from senet_convert.evaluate.pt2 import load_program
+from senet_convert.verify.pt2_file import load_pt2 as load_program
 
 PIL = pytest.importorskip("PIL.Image")
 CAFFE = spaces.convention("caffe", (104.0, 117.0, 123.0))
@@ -136,10 +136,10 @@ def test_pt2_loads_and_pickled_payloads_are_refused(tmp_path):
     _rewrite(path, aoti, lambda name, data: data)
     with zipfile.ZipFile(aoti, "a") as archive:
         archive.writestr(f"{zipfile.ZipFile(path).namelist()[0].split('/')[0]}/data/aotinductor/model/x.so", b"\x7fELF")
-    with pytest.raises(ConvertError, match="aotinductor"):
+    with pytest.raises(ConvertError, match="AOTInductor"):
         load_program(aoti)
     (tmp_path / "junk.pt2").write_bytes(b"junk")
-    with pytest.raises(ConvertError, match="not a .pt2 archive"):
+    with pytest.raises(ConvertError, match="not a torch.export program"):
         load_program(tmp_path / "junk.pt2")
 
 

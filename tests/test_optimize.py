@@ -24,7 +24,8 @@ GOLDEN_TOLERANCE = 2e-5  # times max|golden logits| (../shared/goldens/README.md
 ORACLE_TOLERANCE = 1e-5  # times max|oracle value|, float32 torch against the float64 oracle
 
 # Every pattern fold() handles, in one small net: conv -> BN -> Scale -> ReLU (in place), a conv output
-# read twice (no fold past it: the lone Scale stays), conv with a bias -> Scale only, a BN + Scale with no
+# read twice (no fold past it: the lone Scale stays; not in place, which Caffe refuses on a value read
+# twice), conv with a bias -> Scale only, a BN + Scale with no
 # producer to fold into (after a Concat), a BN with scale factor 0, Dropout, InnerProduct -> BN -> Scale.
 PATTERNS = """
 name: "patterns"
@@ -36,10 +37,10 @@ layer { name: "c1/scale" type: "Scale" bottom: "c1" top: "c1" scale_param { bias
 layer { name: "c1/relu" type: "ReLU" bottom: "c1" top: "c1" }
 layer { name: "c2" type: "Convolution" bottom: "c1" top: "c2" convolution_param { num_output: 4 kernel_size: 1 } }
 layer { name: "c2/relu2" type: "ReLU" bottom: "c2" top: "c2r" }
-layer { name: "c2/scale" type: "Scale" bottom: "c2" top: "c2" scale_param { bias_term: false } }
+layer { name: "c2/scale" type: "Scale" bottom: "c2" top: "c2s" scale_param { bias_term: false } }
 layer { name: "c4" type: "Convolution" bottom: "c1" top: "c4" convolution_param { num_output: 4 kernel_size: 1 } }
 layer { name: "c4/scale" type: "Scale" bottom: "c4" top: "c4" scale_param { bias_term: false } }
-layer { name: "cat" type: "Concat" bottom: "c1" bottom: "c2" bottom: "c2r" bottom: "c4" top: "cat" }
+layer { name: "cat" type: "Concat" bottom: "c1" bottom: "c2s" bottom: "c2r" bottom: "c4" top: "cat" }
 layer { name: "cat/bn" type: "BatchNorm" bottom: "cat" top: "cat" }
 layer { name: "cat/scale" type: "Scale" bottom: "cat" top: "cat" scale_param { bias_term: true } }
 layer { name: "c3" type: "Convolution" bottom: "data" top: "c3"
@@ -251,7 +252,7 @@ def test_golden_logits_in_onnx_runtime(golden_case, tmp_path):
 
     net, x, logits, module, folding = golden_case
     path = tmp_path / "optimized.onnx"
-    onnx_export.export_onnx(module, folding.net, path, outputs=["classifier"])
+    onnx_export.export_onnx(net, path, outputs=["classifier"], optimized=True)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {session.get_inputs()[0].name: x})
     assert _relative(got, logits) <= GOLDEN_TOLERANCE
@@ -264,8 +265,8 @@ def test_verify_checks_the_optimized_onnx_at_every_value_it_names(tmp_path):
     from senet_convert.export.onnx import export_onnx
 
     net = load_net(FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
-    module, folding = optimize(net)
-    export_onnx(module, folding.net, tmp_path / "tiny.onnx")
+    _, folding = optimize(net)
+    export_onnx(net, tmp_path / "tiny.onnx", optimized=True)
     inputs = {"data": np.repeat(random_inputs(net)["data"], 2, axis=0)}
     report = verify.verify(net, inputs, onnx=tmp_path / "tiny.onnx", tolerance=ORACLE_TOLERANCE, info=False)
     (onnx_backend,) = [b for b in report.backends if b.name.startswith("onnxruntime")]

@@ -20,6 +20,7 @@ from senet_convert.cli import main
 from senet_convert.errors import ConvertError
 from senet_convert.loader import fill_weights, load_net
 from senet_convert.reference import registry as oracle_registry
+from senet_convert.to_onnx import registry as onnx_registry
 from senet_convert.to_torch import registry as torch_registry
 
 EXAMPLES = REPO / "examples" / "plugins"
@@ -63,7 +64,7 @@ layer { name: "head" type: "Convolution" bottom: "norm_all" top: "head" convolut
 def isolated():
     """Plugins change process-wide registries: each test gets them back as they were."""
     tables = [shapes.RULES, oracle_registry.KERNELS.impls, oracle_registry.KERNELS.extra, torch_registry.BUILDERS.impls,
-              torch_registry.BUILDERS.extra, plugins._loaded]
+              torch_registry.BUILDERS.extra, onnx_registry.EMITTERS, plugins._loaded]
     saved = [dict(t) for t in tables]
     state = extensions._state
     schema = (dict(state.messages), dict(state.fields), state._classes)

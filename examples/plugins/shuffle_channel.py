@@ -56,3 +56,13 @@ class ShuffleChannel(nn.Module):
 @plugins.register_torch("ShuffleChannel")
 def build(layer):
     return ShuffleChannel(SHUFFLE.of(layer).group)
+
+
+@plugins.register_onnx("ShuffleChannel")
+def emit(layer, g):
+    """ShuffleChannel: the channel axis as a group x (C / group) matrix, transposed (Reshape, Transpose, Reshape)."""
+    group = SHUFFLE.of(layer).group
+    shape = g.input_shapes[0]
+    split = g.node("Reshape", [g.inputs[0], g.ints("groups", [0, group, shape[1] // group, *shape[2:]])])
+    order = [0, 2, 1, *range(3, len(shape) + 1)]
+    g.node("Reshape", [g.node("Transpose", [split], perm=order), g.ints("shape", [0, *shape[1:]])], output=g.outputs[0])

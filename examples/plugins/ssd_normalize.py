@@ -80,3 +80,16 @@ def build(layer):
     p = NORM.of(layer)
     scale = torch.tensor(np.asarray(layer.blobs[0], dtype=np.float32))
     return Normalize(scale, p.across_spatial, float(np.float32(p.eps)))
+
+
+@plugins.register_onnx("Normalize")
+def emit(layer, g):
+    """Normalize: top = x / sqrt(sum of x^2 over C (and H, W with across_spatial) + eps) * scale."""
+    p = NORM.of(layer)
+    shape = g.input_shapes[0]
+    x = g.inputs[0]
+    axes = list(range(1, len(shape))) if p.across_spatial else [1]
+    total = g.reduce("ReduceSum", g.node("Mul", [x, x]), axes)
+    norm = g.node("Sqrt", [g.node("Add", [total, g.scalar("eps", float(np.float32(p.eps)))])])
+    scale = g.blob(0, "scale", () if p.channel_shared else (shape[1],) + (1,) * (len(shape) - 2))
+    g.node("Mul", [g.node("Div", [x, norm]), scale], output=g.outputs[0])

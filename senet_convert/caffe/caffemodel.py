@@ -15,7 +15,6 @@ Wire-format facts used (protobuf encoding; Caffe's field numbers):
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,10 +23,10 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from ..errors import ConvertError
-from ..files import reading
+from ..files import reading, regular_size
 from . import caffe_pb2
 from .upgrade import v1_type_name
-from .wire import I32, I64, IN_MEMORY, LEN, VARINT, Corrupt, FileSource, MemorySource, Source, as_int64, varint
+from .wire import I32, I64, IN_MEMORY, LEN, VARINT, Corrupt, FileSource, MemorySource, Source, as_int32, as_int64, varint
 
 _MAX_DIMS = 32
 
@@ -36,7 +35,10 @@ _MAX_DIMS = 32
 class StoredBlob:
     data: np.ndarray  # float32, flat
     shape: tuple[int, ...] | None  # from BlobShape
-    legacy: tuple[int, int, int, int] | None  # (num, channels, height, width)
+    legacy: tuple[int, int, int, int] | None  # (num, channels, height, width), when any is present
+    from_doubles: bool = False  # read from double_data (Caffe prefers it over data)
+    overflow: int = 0  # double_data values too large for float32 (they became +-inf)
+    diff_count: int = 0  # values in double_diff (or, without it, diff): Caffe checks their count too
 
 
 @dataclass
@@ -58,64 +60,97 @@ class CaffeModel:
 
 
 
+def _read_shape(data: bytes) -> list[int]:
+    shape: list[int] = []
+    pos = 0
+    while pos < len(data):
+        key, pos = varint(data, pos, len(data))
+        if key == (1 << 3 | LEN):
+            n, pos = varint(data, pos, len(data))
+            stop = pos + n
+            if stop > len(data):
+                raise Corrupt("blob shape runs past its end")
+            while pos < stop:
+                dim, pos = varint(data, pos, stop)
+                shape.append(as_int64(dim))
+        elif key == (1 << 3 | VARINT):
+            dim, pos = varint(data, pos, len(data))
+            shape.append(as_int64(dim))
+        else:
+            raise Corrupt("unexpected field in a blob shape")
+        if len(shape) > _MAX_DIMS:
+            raise Corrupt(f"blob shape with more than {_MAX_DIMS} axes")
+    return shape
+
+
+# BlobProto's repeated numbers: field -> (element width, numpy type); diffs are only counted.
+_DATA, _DOUBLE_DATA, _DIFF, _DOUBLE_DIFF = 5, 8, 6, 9
+_WIDTH = {_DATA: 4, _DOUBLE_DATA: 8, _DIFF: 4, _DOUBLE_DIFF: 8}
+_SCALAR_WIRE = {4: I32, 8: I64}
+
+
 def _read_blob(stream: Source, end: int) -> StoredBlob:
-    floats: list[np.ndarray] = []
-    doubles: list[np.ndarray] = []
+    arrays: dict[int, list[np.ndarray]] = {_DATA: [], _DOUBLE_DATA: []}
+    counts = {_DIFF: 0, _DOUBLE_DIFF: 0}
     shape: list[int] | None = None
-    legacy = [0, 0, 0, 0]
-    has_legacy = False
+    legacy: list[int | None] = [None, None, None, None]
     while stream.pos < end:
         number, wire = stream.key(end)
-        if number in (5, 8) and wire == LEN:  # data / double_data, packed
+        width = _WIDTH.get(number)
+        if width and wire == LEN:  # packed
             n = stream.length(end)
-            width = 4 if number == 5 else 8
             if n % width:
                 raise Corrupt("packed blob data of odd length")
-            array = np.empty(n // width, dtype="<f4" if number == 5 else "<f8")
-            stream.into(array)
-            (floats if number == 5 else doubles).append(array)
-        elif number == 5 and wire == I32:  # unpacked, from very old writers
-            floats.append(np.frombuffer(stream.bytes(4, end), dtype="<f4"))
-        elif number == 8 and wire == I64:
-            doubles.append(np.frombuffer(stream.bytes(8, end), dtype="<f8"))
+            if number in arrays:
+                array = np.empty(n // width, dtype=f"<f{width}")
+                stream.into(array)
+                arrays[number].append(array)
+            else:
+                stream.skip(n, end)
+                counts[number] += n // width
+        elif width and wire == _SCALAR_WIRE[width]:  # unpacked, from very old writers
+            value = stream.bytes(width, end)
+            if number in arrays:
+                arrays[number].append(np.frombuffer(value, dtype=f"<f{width}"))
+            else:
+                counts[number] += 1
         elif number == 7 and wire == LEN:  # shape
-            data = stream.bytes(stream.length(end), end)
-            shape = []
-            pos = 0
-            while pos < len(data):
-                key, pos = varint(data, pos, len(data))
-                if key == (1 << 3 | LEN):
-                    n, pos = varint(data, pos, len(data))
-                    stop = pos + n
-                    if stop > len(data):
-                        raise Corrupt("blob shape runs past its end")
-                    while pos < stop:
-                        dim, pos = varint(data, pos, stop)
-                        shape.append(as_int64(dim))
-                elif key == (1 << 3 | VARINT):
-                    dim, pos = varint(data, pos, len(data))
-                    shape.append(as_int64(dim))
-                else:
-                    raise Corrupt("unexpected field in a blob shape")
-                if len(shape) > _MAX_DIMS:
-                    raise Corrupt(f"blob shape with more than {_MAX_DIMS} axes")
-        elif 1 <= number <= 4 and wire == VARINT:
-            legacy[number - 1] = as_int64(stream.varint(end))
-            has_legacy = True
-        else:  # diff, double_diff, unknown: skipped
+            shape = _read_shape(stream.bytes(stream.length(end), end))
+        elif 1 <= number <= 4 and wire == VARINT:  # num, channels, height, width: int32
+            legacy[number - 1] = as_int32(stream.varint(end))
+        else:  # unknown fields: skipped
             stream.raw_field(number, wire, end)
     if stream.pos != end:
         raise Corrupt("a blob overruns its length")
-    if floats:
+    return _stored_blob(arrays, counts, shape, legacy)
+
+
+def _stored_blob(arrays, counts, shape, legacy) -> StoredBlob:
+    # Caffe's Blob::FromProto reads double_data whenever it holds any value, else data.
+    doubles, floats = arrays[_DOUBLE_DATA], arrays[_DATA]
+    overflow = 0
+    if doubles:
+        wide = doubles[0] if len(doubles) == 1 else np.concatenate(doubles)
+        with np.errstate(over="ignore"):
+            data = wide.astype(np.float32)
+        overflow = int(np.count_nonzero(np.isinf(data) & np.isfinite(wide)))
+        del wide
+    elif floats:
         data = floats[0] if len(floats) == 1 else np.concatenate(floats)
-    elif doubles:
-        data = np.concatenate(doubles).astype(np.float32)
     else:
         data = np.zeros(0, np.float32)
-    return StoredBlob(data, tuple(shape) if shape is not None else None, tuple(legacy) if has_legacy else None)
+    has_legacy = any(d is not None for d in legacy)
+    return StoredBlob(
+        data,
+        tuple(shape) if shape is not None else None,
+        tuple(d or 0 for d in legacy) if has_legacy else None,
+        from_doubles=bool(doubles),
+        overflow=overflow,
+        diff_count=counts[_DOUBLE_DIFF] or counts[_DIFF],
+    )
 
 
-def _read_layer(stream: Source, end: int, v1: bool) -> StoredLayer:
+def _read_layer(stream: Source, end: int, v1: bool, path: Path) -> StoredLayer:
     blob_field = 6 if v1 else 7
     rest = bytearray()
     blobs = []
@@ -134,11 +169,10 @@ def _read_layer(stream: Source, end: int, v1: bool) -> StoredLayer:
     except DecodeError as exc:
         raise Corrupt(f"a layer does not decode ({exc})") from None
     if v1:
-        layer_type = v1_type_name(message.type) if message.HasField("type") else ""
+        layer_type = v1_type_name(message.type, f"{path}: layer '{message.name}'") if message.HasField("type") else ""
     else:
         layer_type = message.type
     return StoredLayer(message.name, layer_type, list(message.bottom), list(message.top), blobs)
-
 
 
 def _sniff(path: Path, head: bytes) -> None:
@@ -156,9 +190,10 @@ def read_caffemodel(path: Path | str, progress: Callable[[int, int], None] | Non
     name = ""
     layers: list[StoredLayer] = []
     size = 0
+    stream: FileSource | None = None
     with reading(path, "caffemodel"):
         try:
-            size = os.path.getsize(path)
+            size = regular_size(path, "caffemodel")
             with open(path, "rb", buffering=1 << 20) as handle:
                 _sniff(path, handle.peek(256)[:256])
                 stream = FileSource(handle, size, progress)
@@ -167,9 +202,9 @@ def read_caffemodel(path: Path | str, progress: Callable[[int, int], None] | Non
                     if number in (100, 2) and wire == LEN:
                         n = stream.length(size)
                         if n <= IN_MEMORY:
-                            layers.append(_read_layer(MemorySource(stream.bytes(n, size)), n, v1=number == 2))
+                            layers.append(_read_layer(MemorySource(stream.bytes(n, size)), n, number == 2, path))
                         else:
-                            layers.append(_read_layer(stream, stream.pos + n, v1=number == 2))
+                            layers.append(_read_layer(stream, stream.pos + n, number == 2, path))
                     elif number == 1 and wire == LEN:
                         name = stream.bytes(stream.length(size), size).decode("utf-8", "replace")
                     else:
@@ -181,7 +216,12 @@ def read_caffemodel(path: Path | str, progress: Callable[[int, int], None] | Non
                 f"{path}: truncated or not a caffemodel ({exc}; {len(layers)} layers read, file is {size} bytes)"
             ) from None
         except MemoryError:
-            raise ConvertError(f"{path}: not a caffemodel (a field claims more memory than the file holds)") from None
+            # Every length was checked against the bytes the file holds before anything was
+            # allocated, so this is the machine's (or a ulimit's / cgroup's) memory running out.
+            raise ConvertError(
+                f"{path}: out of memory after reading {stream.pos if stream else 0:,} of {size:,} bytes ({len(layers)} layers): "
+                f"its weights need about {size / 2**20:,.0f} MiB, more than this process may allocate (a memory limit?)"
+            ) from None
     if not layers:
         raise ConvertError(f"{path}: not a caffemodel (no layers found in {size} bytes)")
     return CaffeModel(path, name, layers, size)

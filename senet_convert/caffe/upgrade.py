@@ -14,6 +14,8 @@ from . import caffe_pb2
 _V1 = caffe_pb2.V1LayerParameter
 
 _TYPE_NAMES = {
+    # Caffe's UpgradeV1LayerType maps NONE to the empty type, which no layer registers.
+    _V1.NONE: "",
     _V1.ABSVAL: "AbsVal",
     _V1.ACCURACY: "Accuracy",
     _V1.ARGMAX: "ArgMax",
@@ -63,16 +65,17 @@ _SHARED_PARAMS = sorted(
 )
 
 
-def v1_type_name(v1_type: int) -> str:
+def v1_type_name(v1_type: int, where: str = "a V1 layer") -> str:
+    """Caffe's type string for a V1 LayerType enum; `where` names the file and layer in errors."""
     try:
         return _TYPE_NAMES[v1_type]
     except KeyError:
-        raise ConvertError(f"unknown V1 layer type enum {v1_type}") from None
+        raise ConvertError(f"{where}: unknown V1 layer type enum {v1_type}") from None
 
 
-def upgrade_v1_layer(old: caffe_pb2.V1LayerParameter) -> caffe_pb2.LayerParameter:
+def upgrade_v1_layer(old: caffe_pb2.V1LayerParameter, where: str = "a V1 layer") -> caffe_pb2.LayerParameter:
     new = caffe_pb2.LayerParameter(name=old.name)
-    new.type = v1_type_name(old.type) if old.HasField("type") else ""
+    new.type = v1_type_name(old.type, where) if old.HasField("type") else ""
     new.bottom.extend(old.bottom)
     new.top.extend(old.top)
     new.include.extend(old.include)
@@ -105,13 +108,13 @@ def _upgrade_param_specs(old: caffe_pb2.V1LayerParameter, new: caffe_pb2.LayerPa
         spec(index).decay_mult = decay
 
 
-def upgrade_net(net: caffe_pb2.NetParameter) -> bool:
+def upgrade_net(net: caffe_pb2.NetParameter, path: str | object = "<prototxt>") -> bool:
     """Replace V1 `layers` with `layer` in place; True when something was upgraded."""
     if not net.layers:
         return False
     if net.layer:
-        raise ConvertError("the net mixes V1 'layers' and current 'layer' entries; Caffe refuses this too")
-    upgraded = [upgrade_v1_layer(old) for old in net.layers]
+        raise ConvertError(f"{path}: the net mixes V1 'layers' and current 'layer' entries; Caffe refuses this too")
+    upgraded = [upgrade_v1_layer(old, f"{path}: layer '{old.name}'") for old in net.layers]
     del net.layers[:]
     net.layer.extend(upgraded)
     return True

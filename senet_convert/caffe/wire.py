@@ -1,26 +1,16 @@
-"""The protobuf wire format, streamed: varints, and the byte sources (a file read in place, or memory)
-that caffemodel.py walks without parsing the weights into a message."""
+"""The protobuf wire format, read field by field from a file or from bytes.
+
+Only what a caffemodel needs: keys, varints, length-delimited fields and fixed-width numbers.
+Every length is checked against the end of the message holding it (and so against the file's
+size) before anything is read or allocated.
+"""
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
 VARINT, I64, LEN, I32 = 0, 1, 2, 5
-
-
-def _varint_bytes(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _key_bytes(number: int, wire: int) -> bytes:
-    return _varint_bytes((number << 3) | wire)
 
 
 class Corrupt(Exception):
@@ -47,6 +37,12 @@ def as_int64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
+def as_int32(value: int) -> int:
+    # protobuf reads an int32 field from a 64-bit varint by keeping its low 32 bits
+    value &= (1 << 32) - 1
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
 class Source:
     """Fields read front to back; `pos` is the offset in the message being read, `end` bounds it.
 
@@ -65,6 +61,9 @@ class Source:
     def into(self, array: np.ndarray) -> None:
         raise NotImplementedError
 
+    def skip(self, n: int, end: int) -> None:
+        raise NotImplementedError
+
     def key(self, end: int) -> tuple[int, int]:
         key = self.varint(end)
         number, wire = key >> 3, key & 7
@@ -80,12 +79,12 @@ class Source:
 
     def raw_field(self, number: int, wire: int, end: int) -> bytes:
         """The field's bytes, re-encoded with its key, for protobuf to parse later."""
-        key = _key_bytes(number, wire)
+        key = key_bytes(number, wire)
         if wire == VARINT:
-            return key + _varint_bytes(self.varint(end))
+            return key + varint_bytes(self.varint(end))
         if wire == LEN:
             n = self.length(end)
-            return key + _varint_bytes(n) + self.bytes(n, end)
+            return key + varint_bytes(n) + self.bytes(n, end)
         return key + self.bytes(4 if wire == I32 else 8, end)
 
 
@@ -108,6 +107,12 @@ class FileSource(Source):
             raise Corrupt("the file ends inside a field")
         self._advance(n)
         return data
+
+    def skip(self, n: int, end: int) -> None:
+        if n > end - self.pos or self.pos + n > self.size:
+            raise Corrupt("the file ends inside a field")
+        self.handle.seek(n, os.SEEK_CUR)
+        self._advance(n)
 
     def into(self, array: np.ndarray) -> None:
         view = memoryview(array).cast("B")
@@ -154,6 +159,25 @@ class MemorySource(Source):
         view = memoryview(array).cast("B")
         view[:] = self.data[self.pos : self.pos + len(view)]
         self.pos += len(view)
+
+    def skip(self, n: int, end: int) -> None:
+        self.bytes(n, end)
+
+
+def varint_bytes(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def key_bytes(number: int, wire: int) -> bytes:
+    return varint_bytes((number << 3) | wire)
 
 
 # Layer messages up to this size are read whole and parsed in memory; larger ones (the big

@@ -109,9 +109,9 @@ def from_checkpoint(path: Path, *, mean=None) -> Model:
 
 
 def from_pt2(path: Path, *, mean=None) -> Model:
-    from .pt2 import load_program
+    from ..verify.pt2_file import load_pt2
 
-    program = load_program(path)
+    program = load_pt2(path)
     module = program.module()
     users = set(program.graph_signature.user_inputs)
     placeholders = [n for n in program.graph.nodes if n.op == "placeholder" and n.name in users]

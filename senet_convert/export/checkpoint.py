@@ -6,7 +6,6 @@ the exact module; the .pt2 needs nothing of senet_convert at all.
 """
 from __future__ import annotations
 
-import hashlib
 import platform
 from pathlib import Path
 from typing import Sequence
@@ -20,42 +19,13 @@ from ..files import atomic_path, no_such_file, write_torch
 from ..graph import Net
 from ..loader import net_from_text
 from ..to_torch import lower, parameter_map
+from .provenance import input_contract, sha256, source_hashes  # noqa: F401  (re-exported)
 
 CHECKPOINT_FORMAT = "senet-convert/checkpoint"
 CHECKPOINT_VERSION = 1
 # Room a .pt2 needs beyond its weights: the serialized program and the zip headers
 # (measured: 2.1 MiB for SE-ResNet-50, 4.1 MiB for SENet-154; tests/test_files.py checks it).
 PT2_OVERHEAD_BYTES = 32 * 2**20
-
-
-def sha256(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def input_contract(net: Net) -> dict:
-    """What the first input expects, as the prototxt states it (or as an input adapter changed it)."""
-    from ..edits.class_order import class_order_of
-    from ..edits.input_space import convention
-    from ..edits.notes import deviations, notes
-
-    name, shape = next(iter(net.inputs.items()))
-    contract = {"name": name, "shape": list(shape), "layout": "NCHW"}
-    spaces = [what.split(":")[0] for kind, what in notes(net) if kind == "input-space"]
-    if spaces and spaces[-1] == "torchvision":
-        conv = convention("torchvision", None)
-        contract.update({"color_order": conv.channel_order, "pixel_range": [0.0, 1.0], "mean": list(conv.mean), "std": list(conv.std)})
-    elif net.mean_bgr is not None:
-        # The official SENet prototxts say "# mean_value: 104, 117, 123": Caffe's BGR, 0-255 images.
-        contract.update({"color_order": "BGR", "pixel_range": [0.0, 255.0], "mean": list(net.mean_bgr), "std": [1.0, 1.0, 1.0]})
-    contract["class_order"] = class_order_of(net)
-    contract["deviations"] = deviations(net)
-    return contract
 
 
 def versions() -> dict:
@@ -79,12 +49,6 @@ def checkpoint(module: torch.nn.Module, net: Net, outputs: Sequence[str] | None,
         },
         "versions": versions(),
     }
-
-
-def source_hashes(net: Net, caffemodel_sha256: str | None = None) -> dict:
-    """sha256 of the prototxt text and of the caffemodel (computed here unless already known)."""
-    caffemodel = caffemodel_sha256 or sha256(net.caffemodel_path)
-    return {"prototxt": hashlib.sha256(net.prototxt_text.encode()).hexdigest(), "caffemodel": caffemodel}
 
 
 def save_checkpoint(module, net: Net, path: Path, outputs=None, hashes=None) -> None:

@@ -1,264 +1,53 @@
-"""ONNX export: the lowered module through torch.onnx's dynamo exporter (torch.export -> ONNX).
+"""ONNX files: the net's ONNX graph (to_onnx, straight from the IR, no torch) checked, annotated and
+written; and reading them back (verify).
 
 What the file holds:
-  * opset 18 (OPSET; 17 and later on request), the default ai.onnx domain only: no custom ops.
-    The graph is what the lowering's torch code exports to: Axpy is Mul + Add, Caffe's BatchNorm
-    Sub + Div with Caffe's eps and scale factor already applied to the constants;
+  * opset to_onnx.OPSET (the newest the pinned ONNX Runtime runs; 17 and later on request), the default
+    ai.onnx domain only: no custom ops, no functions. Axpy is Mul + Add, Caffe's BatchNorm Sub + Div
+    with Caffe's eps and scale factor already applied to the constants, pooling with explicit pads;
   * a dynamic batch: axis 0 of every input and output is the dim_param "batch";
-  * graph inputs and outputs named after their Caffe blobs ("data", "prob"); every other tensor
-    that holds a Caffe value is renamed after that value (`conv1/7x7_s2@conv1/relu_7x7_s2`, see
-    graph.py), so Netron reads like the prototxt and `verify` can expose those tensors as extra
-    outputs (`with_outputs`). A value whose computation the optimiser fuses into the next node
-    keeps no tensor, and is not named;
+  * inputs and outputs named after their Caffe blobs ("data", "prob"), every other value after the IR
+    value it holds (`conv1/7x7_s2@conv1/relu_7x7_s2`, see graph.py), so Netron reads like the
+    prototxt and `verify` can expose any of them as extra outputs (`with_outputs`); value_info
+    gives every tensor's shape;
+  * metadata_props: the tool's version, the net, the sources' sha256, the input contract (JSON), the
+    class order, the outputs, and whether the graph is the optimized one;
   * models whose weights would overflow protobuf's 2 GB limit keep them beside the .onnx, in
     NAME.onnx.data.
-
-The TorchScript exporter (dynamo=False) is not used: it cannot trace a pooling kernel that is read
-from the input's shape under a dynamic batch, which global pooling needs.
+Every file is checked before it appears (onnx.checker with full_check, strict shape inference, and
+the inferred shapes against the IR's), and written from the Net's arrays without copying them
+(onnx_files.py); a failure leaves no file behind.
 """
 from __future__ import annotations
 
-import ast
-import contextlib
 import json
-import logging
+import tempfile
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import onnx
-import torch
+from onnx import helper
 
 from .. import __version__
 from ..errors import ConvertError
+from ..files import atomic_path, staged_outputs
 from ..graph import Net
-from .onnx_files import save_model
+from ..to_onnx import MIN_OPSET, OPSET, OnnxGraph, assemble, optimized_graph, output_names
+from .onnx_files import point_to_external, sparse_file, tensor_header, write_external_data, write_inline
 
-OPSET = 18
-MIN_OPSET = 17
+__all__ = ["BATCH", "MIN_OPSET", "OPSET", "export_onnx", "output_names"]
+
 BATCH = "batch"
-STANDARD_DOMAINS = frozenset({"", "ai.onnx"})
-_SCOPES = "pkg.torch.onnx.name_scopes"
-
-
-def output_names(net: Net, outputs: Sequence[str] | None) -> tuple[list[str], list[str]]:
-    """(values, names): the IR values returned and the ONNX names they get (Caffe blob names).
-
-    `outputs` are Caffe blob names (their last value) or value names, as in caffe2torch.
-    """
-    values, names = [], []
-    for value in net.resolve(net.outputs if outputs is None else outputs):
-        blob = net.blob_of[value]
-        # A blob's final value takes the blob's name, except where an in-place layer overwrote a net
-        # input: ONNX names are defined once, and the graph input already holds that name.
-        label = blob if net.final.get(blob) == value and (value == blob or blob not in net.inputs) else value
-        if label in names:
-            raise ConvertError(f"output '{label}' is asked for twice")
-        values.append(value)
-        names.append(label)
-    if not values:
-        raise ConvertError(f"net '{net.name}' has no outputs to export")
-    return values, names
-
-
-@contextlib.contextmanager
-def _quiet_exporter():
-    """The exporter logs optional-dependency notes (torchvision) and torch-internal FutureWarnings."""
-    logger = logging.getLogger("torch.onnx._internal.exporter._registration")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            yield
-    finally:
-        logger.setLevel(level)
-
-
-def _scope(node) -> str | None:
-    """The top-level submodule (module_name of a Caffe layer) that emitted `node`, if recorded."""
-    text = node.metadata_props.get(_SCOPES)
-    if not text:
-        return None
-    try:
-        scopes = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return None
-    return scopes[1] if len(scopes) > 1 and scopes[1] else None
-
-
-def _matches(value, shape: tuple[int, ...]) -> bool:
-    import onnx_ir as ir
-
-    if value.dtype != ir.DataType.FLOAT or value.shape is None or len(value.shape) != len(shape):
-        return False
-    return all(not isinstance(d, int) or d == s for d, s in zip(list(value.shape)[1:], shape[1:]))
-
-
-def name_values(model, net: Net) -> list[str]:
-    """Rename the tensors that hold a Caffe value after that value; returns the values so named.
-
-    A layer's value is the one float tensor of the right shape that the layer's nodes make and a
-    node of another layer (or the graph's output) reads. The exporter records the emitting
-    submodule of each node, and submodules are named after the Caffe layers.
-    """
-    from ..to_torch import module_name
-
-    graph = model.graph
-    owner = {node: _scope(node) for node in graph}
-    layers = {module_name(layer.name): layer for layer in net.layers}
-    taken: dict[str, object] = {}
-    for value in (*graph.inputs, *graph.initializers.values()):
-        taken[value.name] = value
-    for node in graph:
-        for out in node.outputs:
-            taken[out.name] = out
-    protected = {v.name for v in (*graph.inputs, *graph.outputs)}
-    found: list[str] = []
-    made: dict[str, list] = {}
-    for node, scope in owner.items():
-        if scope in layers:
-            made.setdefault(scope, []).extend(node.outputs)
-    for scope, values in made.items():
-        layer = layers[scope]
-        if len(layer.tops) != 1 or layer.tops[0] in net.inputs:
-            continue
-        top = layer.tops[0]
-        leaving = [
-            v for v in values
-            if _matches(v, net.shapes[top])
-            and (v.is_graph_output() or any(owner.get(use.node) != scope for use in v.uses()))
-        ]
-        if len(leaving) != 1 or leaving[0].name in protected:
-            continue
-        if top in protected:  # the name belongs to a graph input or output (a Caffe blob name)
-            continue
-        tensor = leaving[0]
-        other = taken.get(top)
-        if other is not None and other is not tensor:
-            other.name = _fresh(f"{top}#", taken)
-            taken[other.name] = other
-        taken.pop(tensor.name, None)
-        tensor.name = top
-        taken[top] = tensor
-        found.append(top)
-    return found
-
-
-def _fresh(prefix: str, taken) -> str:
-    i = 0
-    while f"{prefix}{i}" in taken:
-        i += 1
-    return f"{prefix}{i}"
-
-
-def _tidy(model, net: Net) -> None:
-    """Node names after their Caffe layer; drop torch's per-node metadata (stack traces hold local paths)."""
-    from ..to_torch import caffe_name
-
-    used: set[str] = set()
-    for node in model.graph:
-        scope = _scope(node)
-        base = f"{caffe_name(scope) if scope else 'node'}/{node.op_type}"
-        name, i = base, 1
-        while name in used:
-            i += 1
-            name = f"{base}_{i}"
-        used.add(name)
-        node.name = name
-        node.metadata_props.clear()
-    for value in (*model.graph.inputs, *model.graph.outputs):
-        value.metadata_props.clear()
-    unused = set(model.opset_imports) - {node.domain for node in model.graph} - {""}
-    for domain in unused:
-        del model.opset_imports[domain]
-    custom = sorted({f"{n.domain}::{n.op_type}" for n in model.graph if n.domain not in STANDARD_DOMAINS})
-    if custom or model.functions:
-        raise RuntimeError(f"ONNX export bug: custom-domain nodes or functions in the graph: {custom or list(model.functions)}")
-
-
-def _annotate(model, net: Net, names: list[str], values: list[str], exposed: list[str]) -> None:
-    from .checkpoint import input_contract, source_hashes
-
-    model.producer_name = "senet-convert"
-    model.producer_version = __version__
-    model.graph.name = net.name or "CaffeNet"
-    model.doc_string = f"Caffe net '{net.name}' converted by senet-convert {__version__}"
-    hashes = source_hashes(net)
-    meta = {
-        "senet_convert.version": __version__,
-        "caffe.net": net.name,
-        "caffe.prototxt_sha256": hashes["prototxt"] or "",
-        "caffe.caffemodel_sha256": hashes["caffemodel"] or "",
-        "caffe.input": json.dumps(input_contract(net)),
-        "caffe.outputs": json.dumps(dict(zip(names, values))),
-        "caffe.values_exposed": str(len(exposed)),
-        "torch.version": str(torch.__version__),
-    }
-    model.metadata_props.clear()
-    model.metadata_props.update(meta)
-
-
-def export_program(module: torch.nn.Module | None, net: Net, *, outputs: Sequence[str] | None = None, opset: int = OPSET):
-    """The exported, optimised and renamed onnx_ir Model (in memory) and a summary of it."""
-    if not isinstance(opset, int) or opset < MIN_OPSET:
-        raise ConvertError(f"opset {opset} is not supported: use {MIN_OPSET} or later (default {OPSET})")
-    newest = onnx.defs.onnx_opset_version()
-    if opset > newest:
-        raise ConvertError(f"opset {opset} is newer than this onnx package knows ({newest})")
-    values, names = output_names(net, outputs)
-    if module is None:
-        from ..to_torch import module_for
-
-        # BatchNorm and Scale apart: a BatchNormalization node would be folded into the Conv before
-        # it by the exporter's optimizer, in float32, taking the Conv's value and Caffe's weights.
-        module = module_for(net, values, one_pass_batchnorm=False)
-    elif getattr(module, "absorbed", None):
-        raise ValueError("export the exact graph with one_pass_batchnorm=False (or pass module=None)")
-    module.eval()
-    batch = torch.export.Dim(BATCH, min=1, max=65536)
-    examples = tuple(torch.zeros((2, *shape[1:])) for shape in net.inputs.values())
-    start = time.perf_counter()
-    with _quiet_exporter(), torch.no_grad():
-        program = torch.onnx.export(
-            module,
-            examples,
-            None,
-            dynamo=True,
-            opset_version=opset,
-            input_names=list(net.inputs),
-            output_names=names,
-            dynamic_shapes=tuple({0: batch} for _ in examples),
-            optimize=True,
-            verbose=False,
-        )
-    model = program.model
-    got = [v.name for v in model.graph.outputs]
-    if got != names:
-        raise RuntimeError(f"ONNX export bug: the graph returns {got}, expected {names}")
-    exposed = name_values(model, net)
-    _tidy(model, net)
-    _annotate(model, net, names, values, exposed)
-    for value in (*model.graph.inputs, *model.graph.outputs):
-        dims = list(value.shape) if value.shape is not None else []
-        if not dims or str(dims[0]) != BATCH:
-            raise RuntimeError(f"ONNX export bug: '{value.name}' has shape {dims}, expected a '{BATCH}' axis first")
-    info = {
-        "opset": opset,
-        "exporter": f"torch.onnx (dynamo) {torch.__version__}",
-        "inputs": list(net.inputs),
-        "outputs": names,
-        "nodes": sum(1 for _ in model.graph),
-        "values_exposed": len(exposed),
-        "export_seconds": time.perf_counter() - start,
-    }
-    return model, info
+# Protobuf refuses messages of 2 GiB; the graph itself is small, so leave a margin for it.
+PROTO_LIMIT = 2**31 - 2**26
+# Float constants up to this size stay in the model message (integer ones always: shape inference
+# reads Reshape's shapes); larger ones are written from their arrays (onnx_files.py).
+INLINE_BYTES = 4096
 
 
 def export_onnx(
-    module: torch.nn.Module | None,
     net: Net,
     path: str | Path,
     *,
@@ -266,17 +55,152 @@ def export_onnx(
     opset: int = OPSET,
     external_data: bool | None = None,
     optimized: bool = False,
+    hashes: dict | None = None,
 ) -> dict:
-    """Write `net` (lowered here when `module` is None) as an ONNX file at `path` and check it.
+    """Write `net` as a checked ONNX file at `path`: the exact graph, or with optimized=True the folded one.
 
-    `module`, when given, must be the lowering of `net` returning `outputs` (Caffe blob or value
-    names; default the net's outputs). external_data None: only when the weights would not fit a
-    2 GB protobuf. Returns a summary (files written, opset, node count, timings).
+    `outputs` are Caffe blob or value names (default: the net's outputs). external_data None: only when
+    the weights would not fit a 2 GB protobuf. `hashes` (source_hashes, or a callable giving them, called
+    once the graph is built) saves reading the caffemodel again. Returns a summary (files written, opset, node count, timings).
     """
-    model, info = export_program(module, net, outputs=outputs, opset=opset)
-    # The optimized graph's weights are not Caffe's blobs: say so where tools look.
-    model.metadata_props["senet_convert.optimized"] = "true" if optimized else "false"
     start = time.perf_counter()
-    files = save_model(model, path, external_data=external_data)
-    info.update(files=files, external_data=len(files) > 1, write_seconds=time.perf_counter() - start)
-    return info
+    if optimized:
+        graph, folding = optimized_graph(net, outputs, opset=opset)
+        shapes, note = folding.net.shapes, folding.summary()
+    else:
+        graph, shapes, note = assemble(net, outputs, opset=opset), net.shapes, None
+    if external_data is None:
+        external_data = graph.weight_bytes() > PROTO_LIMIT
+    # With external data, only scalars and integer constants stay in the .onnx.
+    model, weights = skeleton(graph, shapes, inline_bytes=8 if external_data else INLINE_BYTES)
+    annotate(model, net, graph, optimized=optimized, folding=note, hashes=hashes)
+    add_shapes(model, weights, graph, shapes)
+    built = time.perf_counter()
+    path = Path(path)
+    files = _write_external(model, weights, path) if external_data else _write_inline(model, weights, path)
+    return {
+        "opset": opset,
+        "exporter": f"senet-convert {__version__} (from the IR)",
+        "inputs": list(graph.inputs),
+        "outputs": [name for name, _ in graph.outputs],
+        "nodes": len(model.graph.node),
+        "values_exposed": len(graph.tensors) - len(graph.inputs),
+        "files": files,
+        "external_data": external_data,
+        "export_seconds": built - start,
+        "write_seconds": time.perf_counter() - built,
+    }
+
+
+def _dims(shape: Sequence[int]) -> list:
+    return [BATCH, *shape[1:]] if shape else []
+
+
+def skeleton(graph: OnnxGraph, shapes: dict, *, inline_bytes: int | None = None) -> tuple[onnx.ModelProto, list[tuple[onnx.TensorProto, np.ndarray]]]:
+    """The model without its float weights above `inline_bytes` (default INLINE_BYTES), and those as
+    (TensorProto header, array) pairs."""
+    limit = INLINE_BYTES if inline_bytes is None else inline_bytes
+    inputs = [helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, _dims(shape)) for name, shape in graph.inputs.items()]
+    outputs = [helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, _dims(shapes[value])) for name, value in graph.outputs]
+    small, large = [], []
+    for init in graph.initializers:
+        if init.array.dtype == np.int64 or init.array.nbytes <= limit:
+            small.append(onnx.numpy_helper.from_array(init.array, init.name))
+        else:
+            large.append((tensor_header(init.name, init.array), init.array))
+    body = helper.make_graph(graph.nodes, graph.name, inputs, outputs, initializer=small)
+    opsets = [helper.make_opsetid("", graph.opset)]
+    model = helper.make_model(body, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets))
+    return model, large
+
+
+def annotate(model: onnx.ModelProto, net: Net, graph: OnnxGraph, *, optimized: bool, folding: str | None, hashes: dict | None) -> None:
+    from .provenance import input_contract, source_hashes
+    from ..edits.class_order import class_order_of
+
+    hashes = hashes() if callable(hashes) else hashes or source_hashes(net)
+    model.producer_name = "senet-convert"
+    model.producer_version = __version__
+    model.doc_string = f"Caffe net '{net.name}' converted by senet-convert {__version__}"
+    meta = {
+        "senet_convert.version": __version__,
+        "caffe.net": net.name,
+        "caffe.prototxt_sha256": hashes["prototxt"] or "",
+        "caffe.caffemodel_sha256": hashes["caffemodel"] or "",
+        "caffe.input": json.dumps(input_contract(net)),
+        "caffe.class_order": class_order_of(net),
+        "caffe.outputs": json.dumps(dict(graph.outputs)),
+        "caffe.values_exposed": str(len(graph.tensors) - len(graph.inputs)),
+        # The optimized graph's weights are not Caffe's blobs: say so where tools look.
+        "senet_convert.optimized": "true" if optimized else "false",
+    }
+    if folding:
+        meta["senet_convert.folding"] = folding
+    helper.set_model_props(model, meta)
+
+
+def add_shapes(model: onnx.ModelProto, weights, graph: OnnxGraph, shapes: dict) -> None:
+    """Give `model` value_info from strict shape inference, which must agree with the IR's shapes."""
+    probe = _with_placeholders(model, weights, "weights.data")
+    try:
+        inferred = onnx.shape_inference.infer_shapes(probe, check_type=True, strict_mode=True, data_prop=True)
+    except onnx.shape_inference.InferenceError as exc:
+        raise RuntimeError(f"ONNX export bug: shape inference fails: {exc}") from None
+    by_name = {v.name: v for v in (*inferred.graph.value_info, *inferred.graph.output)}
+    for value, name in graph.tensors.items():
+        info = by_name.get(name)
+        if name in graph.inputs:
+            continue
+        if info is None:
+            raise RuntimeError(f"ONNX export bug: shape inference gives no shape for '{name}'")
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in info.type.tensor_type.shape.dim]
+        want = shapes[value]
+        if len(dims) != len(want) or any(d is not None and d != w for d, w in zip(dims[1:], want[1:])):
+            raise RuntimeError(f"ONNX export bug: '{name}' is inferred as {dims}, the IR says {list(want)}")
+    model.graph.value_info.extend(inferred.graph.value_info)
+
+
+def _with_placeholders(model: onnx.ModelProto, weights, location: str) -> onnx.ModelProto:
+    """A copy of `model` whose large initializers point into an external file `location`."""
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    placed = point_to_external([(_copy(h), a) for h, a in weights], location)
+    probe.graph.initializer.extend(h for h, _, _ in placed)
+    return probe
+
+
+def _check(model: onnx.ModelProto, weights, folder: Path) -> None:
+    """onnx.checker (full) on the model as written with external data, the data a sparse file."""
+    probe = _with_placeholders(model, weights, "weights.data")
+    size = max((int(h.external_data[1].value) + int(h.external_data[2].value) for h in probe.graph.initializer if h.external_data), default=0)
+    sparse_file(folder / "weights.data", size)
+    onnx.save(probe, str(folder / "model.onnx"))
+    onnx.checker.check_model(str(folder / "model.onnx"), full_check=True)
+
+
+def _copy(header: onnx.TensorProto) -> onnx.TensorProto:
+    out = onnx.TensorProto()
+    out.CopyFrom(header)
+    return out
+
+
+def _write_inline(model, weights, path: Path) -> list[Path]:
+    with atomic_path(path) as tmp, tempfile.TemporaryDirectory(prefix="senet-convert-check.") as folder:
+        _check(model, weights, Path(folder))
+        with open(tmp, "wb") as out:
+            write_inline(model, weights, out)
+    return [path]
+
+
+def _write_external(model, weights, path: Path) -> list[Path]:
+    """NAME.onnx + NAME.onnx.data, written and checked in a staging folder, then moved: the data
+    first, so that the .onnx appears only when complete."""
+    data_name = f"{path.name}.data"
+    with staged_outputs(path.parent, [data_name, path.name]) as folder:
+        placed = point_to_external(weights, data_name)
+        write_external_data(placed, folder / data_name)
+        model.graph.initializer.extend(h for h, _, _ in placed)
+        with open(folder / path.name, "wb") as out:
+            out.write(model.SerializeToString())
+        onnx.checker.check_model(str(folder / path.name), full_check=True)
+    return [path, path.parent / data_name]

@@ -11,7 +11,8 @@ from .report import TOP_K, ZERO_FLOOR, Backend, Check
 
 
 def max_error(x: np.ndarray, ref: np.ndarray) -> float:
-    """max|x - ref| in float64; positions where both hold the same inf or both NaN count as equal."""
+    """max|x - ref| in float64; positions where both hold the same inf or both NaN count as equal.
+    (A metric only: `check` fails every value that is not finite on either side.)"""
     if x.size == 0:
         return 0.0
     with np.errstate(invalid="ignore"):  # inf - inf
@@ -26,6 +27,18 @@ def max_error(x: np.ndarray, ref: np.ndarray) -> float:
         return float("inf")
     d[bad] = 0.0
     return float(d.max())
+
+
+def not_finite(a: np.ndarray) -> str | None:
+    """'3 NaN and 1 infinite of 4,096' when `a` holds values that are not finite, else None."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        if a.size == 0 or np.isfinite(a.sum(dtype=np.float64)):
+            return None
+    nan, inf = int(np.count_nonzero(np.isnan(a))), int(np.count_nonzero(np.isinf(a)))
+    if not nan and not inf:  # a finite sum that overflowed
+        return None
+    parts = [f"{nan:,} NaN"] * bool(nan) + [f"{inf:,} infinite"] * bool(inf)
+    return f"{' and '.join(parts)} of {a.size:,}"
 
 
 def max_abs(ref: np.ndarray) -> float:
@@ -45,6 +58,12 @@ def check(value: str, x: np.ndarray | None, ref: np.ndarray, tolerance: float, n
         return Check(value, blob, *kind, float("inf"), scale, limit, "missing")
     if tuple(x.shape) != tuple(ref.shape):
         return Check(value, blob, *kind, float("inf"), scale, limit, f"shape {tuple(x.shape)}, expected {tuple(ref.shape)}")
+    # NaN is never certified, not even where the reference holds NaN too: in execution order the
+    # first value that is not finite names the layer that produced it.
+    mine, theirs = not_finite(x), not_finite(ref)
+    if mine or theirs:
+        what = f"not finite: {mine or 'all finite'} here, {theirs or 'all finite'} in the reference"
+        return Check(value, blob, *kind, float("inf"), scale, limit, what)
     return Check(value, blob, *kind, max_error(x, ref), scale, limit)
 
 
@@ -63,12 +82,14 @@ def class_value(net: Net, available) -> str | None:
 
 
 def top_k_agreement(x: np.ndarray, ref: np.ndarray, k: int) -> tuple[int, int]:
-    """Samples whose top-k classes (as a set; k=1: the argmax) match the reference's."""
+    """Samples whose top-k classes (as a set; k=1: the argmax) match the reference's; a sample
+    with a value that is not finite on either side agrees with nothing."""
     x, ref = x.reshape(x.shape[0], -1), ref.reshape(ref.shape[0], -1)
     k = min(k, x.shape[1])
     mine = np.sort(np.argsort(-x, axis=1, kind="stable")[:, :k], axis=1)
     theirs = np.sort(np.argsort(-ref, axis=1, kind="stable")[:, :k], axis=1)
-    return int((mine == theirs).all(axis=1).sum()), int(x.shape[0])
+    finite = np.isfinite(x).all(axis=1) & np.isfinite(ref).all(axis=1)
+    return int(((mine == theirs).all(axis=1) & finite).sum()), int(x.shape[0])
 
 
 def compare(

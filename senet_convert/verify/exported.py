@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConvertError
-from ..files import require_file
 from ..graph import Net
 from .caffe_blobs import add_caffe_row
 from .compare import compare, execution_order
@@ -18,19 +17,16 @@ from .torch_rows import crash, to_numpy
 
 
 def load_pt2(path):
-    import torch
+    # A user's .pt2 may carry pickles that torch.export.load would run: pt2_file refuses them.
+    from .pt2_file import load_pt2 as load_safely
 
-    path = require_file(path)
-    try:
-        return torch.export.load(str(path))
-    except Exception as exc:
-        raise ConvertError(f"{path}: not a readable torch.export program ({type(exc).__name__})") from None
+    return load_safely(path)
 
 
 def pt2_backend(path, program, net, inputs, oracle, devices, outputs, tolerance, caffe, report, log) -> None:
     import torch
 
-    from ..export.onnx import output_names
+    from ..to_onnx import output_names
 
     path = Path(path)
     values_out, names = output_names(net, outputs)
@@ -121,7 +117,7 @@ def onnx_backend(onnx_file: OnnxFile, net, inputs, oracle, order, devices, toler
     elif onnx_file.external:
         note.append("weights in external data: compared at its outputs only")
     else:
-        # senet-convert names the tensors holding Caffe values after them (onnx_export.name_values).
+        # senet-convert names every tensor holding a value after that value (to_onnx).
         taken = set(onnx_file.outputs) | set(onnx_file.outputs.values())
         exposed = [v for v in order if v in onnx_file.tensors and v not in taken]
     providers = ["CPUExecutionProvider"]

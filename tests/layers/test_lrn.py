@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import GOLDENS, need_shared
 from goldens import BLOB_TOLERANCE, Case, Comparison
-from helpers import X, assert_matches_oracle, family_tests, forward1, grid, layer_net
+from helpers import X, assert_matches_oracle, assert_onnx_matches_oracle, family_tests, forward1, grid, layer_net, onnx_file, run_every_value
 
 from senet_convert import reference
 from senet_convert.errors import ConvertError
@@ -33,13 +33,20 @@ def test_within_channel_by_hand_and_k_plays_no_part():
         np.testing.assert_allclose(forward1("LRN", params, x)[0, 0], expected, rtol=1e-15)
 
 
+def test_defaults_are_caffes():
+    # local_size 5, alpha 1, beta 0.75, k 1, ACROSS_CHANNELS: one channel, so the window is x^2 alone
+    x = np.full((1, 1, 1, 1), 2.0)
+    np.testing.assert_allclose(forward1("LRN", "", x).ravel(), [2.0 * (1 + 4.0 / 5) ** -0.75], rtol=1e-15)
+
+
 @pytest.mark.parametrize(
     "params, shape, message",
     [
         ("lrn_param { local_size: 4 }", (1, 8, 3, 3), "local_size 4 must be odd"),
         ("", (2, 8, 3), "4-D bottom"),
+        ("lrn_param { alpha: inf }", (1, 8, 3, 3), "must be finite"),
     ],
-    ids=["even-size", "3-D"],
+    ids=["even-size", "3-D", "alpha-inf"],
 )
 def test_refused_at_load(params, shape, message):
     head = 'input: "x" input_shape { ' + " ".join(f"dim: {d}" for d in shape) + " }\n"
@@ -61,6 +68,13 @@ GRID = {
 @pytest.mark.parametrize("shape, params", grid(GRID))
 def test_lrn_vs_oracle(shape, params):
     assert_matches_oracle(layer_net("LRN", params, shape))
+
+
+@pytest.mark.parametrize("shape, params", grid(GRID))
+def test_onnx_vs_oracle(shape, params, tmp_path):
+    # ONNX's reference evaluator (onnx 1.23) sums its LRN window over the batch axis instead of the
+    # channels, so only ONNX Runtime checks ACROSS_CHANNELS; WITHIN_CHANNEL uses no LRN node.
+    assert_onnx_matches_oracle(layer_net("LRN", params, shape), tmp_path, batches=(1, 3), evaluator="WITHIN_CHANNEL" in params)
 
 
 def _alexnet_case(synthetic) -> Case:
@@ -90,6 +104,19 @@ def test_alexnet_matches_real_caffe_through_the_oracle_and_the_lowering(syntheti
         assert not result.failures("blob/", BLOB_TOLERANCE), result.failures("blob/")
         assert not result.failures("layer/", BLOB_TOLERANCE), result.failures("layer/")
         assert {"blob/norm1", "blob/norm2", "blob/fc8"} <= set(result.errors)
+
+
+def test_alexnet_onnx_runtime_matches_real_caffe(synthetic, tmp_path):
+    case = _alexnet_case(synthetic)
+    inputs = {"data": case.input}
+    values = {**inputs, **run_every_value(case.net, onnx_file(case.net, tmp_path), inputs)}
+    result = Comparison()
+    for key, value in case.wanted().items():
+        result.add(case.golden, key, np.asarray(values[value]))
+    assert not result.shape_mismatches, result.shape_mismatches
+    assert not result.failures("blob/", BLOB_TOLERANCE), result.failures("blob/")
+    assert not result.failures("layer/", BLOB_TOLERANCE), result.failures("layer/")
+    assert {"blob/norm1", "blob/norm2", "blob/fc8", "blob/prob"} <= set(result.errors)
 
 
 FAMILY = "lrn"
