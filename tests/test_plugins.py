@@ -64,7 +64,8 @@ layer { name: "head" type: "Convolution" bottom: "norm_all" top: "head" convolut
 def isolated():
     """Plugins change process-wide registries: each test gets them back as they were."""
     tables = [shapes.RULES, oracle_registry.KERNELS.impls, oracle_registry.KERNELS.extra, torch_registry.BUILDERS.impls,
-              torch_registry.BUILDERS.extra, onnx_registry.EMITTERS, plugins._loaded]
+              torch_registry.BUILDERS.extra, onnx_registry.EMITTERS.impls,
+              onnx_registry.EMITTERS.extra, plugins._loaded]
     saved = [dict(t) for t in tables]
     state = extensions._state
     schema = (dict(state.messages), dict(state.fields), state._classes)

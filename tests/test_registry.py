@@ -14,9 +14,10 @@ from senet_convert.caffe.layers import SPECS, Backend
 from senet_convert.caffe.layers.registry import layer_type
 from senet_convert.errors import ConvertError
 from senet_convert.loader import net_from_text
+from senet_convert.to_onnx.registry import EMITTERS
 from senet_convert.to_torch.registry import BUILDERS
 
-BACKENDS = {"reference": reference.KERNELS, "to_torch": BUILDERS}
+BACKENDS = {"reference": reference.KERNELS, "to_torch": BUILDERS, "to_onnx": EMITTERS}
 # Types registered shape-only (senet_convert/more_shapes.py): no typed parameters yet, their backends read
 # layer.param themselves; their cases are in tests/test_more_layers.py.
 SHAPE_ONLY = sorted(t for t, spec in SPECS.items() if not spec.module.startswith("senet_convert.caffe.layers."))

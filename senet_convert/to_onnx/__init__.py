@@ -17,24 +17,18 @@ from dataclasses import dataclass, field
 
 from ..errors import ConvertError
 from ..graph import Net, Shape
-from . import (
-    activation, batchnorm, conv, deconv, eltwise, embed, inner_product, lrn, neuron, normalization, parameter, pooling, reduction,
-    scale, slicing, softmax, spp, tensor,
-)
-from .nodes import Initializer, LayerNodes, Names
-from .registry import EMITTERS, emitter_for, register
-
 # Importing a family registers its emitters.
-FAMILIES = (activation, batchnorm, conv, eltwise, inner_product, neuron, pooling, scale, softmax, tensor)
-SUPPORTED_TYPES: tuple[str, ...] = tuple(sorted(EMITTERS))
-# Caffe types that the torch lowering has and the ONNX backend does not have yet: caffe2onnx refuses a
-# net holding one, naming the layer (a test keeps this list exact).
-NOT_YET: tuple[str, ...] = ()
+from . import activation, batchnorm, conv, eltwise, inner_product, lrn, pooling, scale, softmax, tensor
+from . import deconv, embed, neuron, normalization, parameter, reduction, slicing, spp
+from .nodes import Initializer, LayerNodes, Names
+from .registry import EMITTERS, emit, register
+
+SUPPORTED_TYPES: tuple[str, ...] = EMITTERS.types()
 # The newest opset the pinned ONNX Runtime runs; 17 is the oldest the emitters write.
 OPSET = 28
 MIN_OPSET = 17
 
-__all__ = ["MIN_OPSET", "NOT_YET", "OPSET", "SUPPORTED_TYPES", "OnnxGraph", "assemble", "optimized_graph", "output_names", "register"]
+__all__ = ["EMITTERS", "MIN_OPSET", "OPSET", "SUPPORTED_TYPES", "OnnxGraph", "assemble", "optimized_graph", "output_names", "register"]
 
 
 @dataclass
@@ -123,7 +117,7 @@ def assemble(net: Net, outputs: Sequence[str] | None = None, *, opset: int = OPS
             tuple(net.shapes[b] for b in layer.bottoms), tuple(net.shapes[t] for t in layer.tops),
             opset, optimized, taken, node_names,
         )
-        emitter_for(layer)(layer, g)
+        emit(layer, g)
         made = {out for node in g.nodes for out in node.output}
         missing = [t for t in g.outputs if t not in made]
         if missing:

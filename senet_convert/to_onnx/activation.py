@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from ..graph import Layer
 from .nodes import LayerNodes
-from .registry import n_bottoms, register
+from .registry import register
 
 
 @register("ReLU")
-def emit_relu(layer: Layer, g: LayerNodes) -> None:
+def emit_relu(layer: Layer, p, g: LayerNodes) -> None:
     """ReLU: y = x for x > 0, negative_slope * x otherwise (default slope 0)."""
-    n_bottoms(layer, 1)
-    slope = layer.param.relu_param.negative_slope
+    slope = p.negative_slope
     if slope:
         g.node("LeakyRelu", g.inputs, output=g.outputs[0], alpha=float(slope))
     else:
@@ -23,14 +22,12 @@ def emit_relu(layer: Layer, g: LayerNodes) -> None:
 
 
 @register("Sigmoid")
-def emit_sigmoid(layer: Layer, g: LayerNodes) -> None:
+def emit_sigmoid(layer: Layer, p, g: LayerNodes) -> None:
     """Sigmoid: y = 1 / (1 + exp(-x))."""
-    n_bottoms(layer, 1)
     g.node("Sigmoid", g.inputs, output=g.outputs[0])
 
 
 @register("TanH")
-def emit_tanh(layer: Layer, g: LayerNodes) -> None:
+def emit_tanh(layer: Layer, p, g: LayerNodes) -> None:
     """TanH: y = tanh(x)."""
-    n_bottoms(layer, 1)
     g.node("Tanh", g.inputs, output=g.outputs[0])

@@ -17,42 +17,32 @@ import numpy as np
 
 from ..graph import Layer
 from .nodes import LayerNodes
-from .registry import n_blobs, n_bottoms, register, require
+from .registry import register
 
 
-def global_statistics(layer: Layer, channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) as float32 arrays of `channels` values, rounded as Caffe rounds them."""
-    n_blobs(layer, 3)
+def global_statistics(layer: Layer, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) as float32 arrays of the channels' values, rounded as Caffe rounds them."""
     mean_s, var_s, factor = (np.asarray(b, dtype=np.float32) for b in layer.blobs)
-    require(factor.size == 1, layer, f"blob 2 (the scale factor) must hold one value, has shape {factor.shape}")
-    require(
-        mean_s.size == channels and var_s.size == channels, layer,
-        f"blobs 0 and 1 have shapes {mean_s.shape} and {var_s.shape}, the input has {channels} channels",
-    )
     s = np.float32(factor.ravel()[0])
     sf = np.float32(0) if s == 0 else np.float32(1) / s
     mean = mean_s.ravel() * sf
-    var = var_s.ravel() * sf + np.float32(layer.param.batch_norm_param.eps)
+    var = var_s.ravel() * sf + np.float32(eps)
     # float64 root rounded once: the correctly rounded float32 root
     std = np.sqrt(var.astype(np.float64)).astype(np.float32)
     return mean, std
 
 
 @register("BatchNorm")
-def emit_batchnorm(layer: Layer, g: LayerNodes) -> None:
+def emit_batchnorm(layer: Layer, p, g: LayerNodes) -> None:
     """BatchNorm: y = (x - mean*sf) / sqrt(var*sf + eps), sf = 1/s (0 when s == 0), per channel."""
-    n_bottoms(layer, 1)
     shape = g.input_shapes[0]
     x = g.inputs[0]
-    channels = shape[1] if len(shape) > 1 else 1
-    per_channel = (channels,) + (1,) * max(len(shape) - 2, 0)
-    p = layer.param.batch_norm_param
-    if p.use_global_stats if p.HasField("use_global_stats") else True:
-        mean, std = global_statistics(layer, channels)
+    per_channel = (p.channels,) + (1,) * max(len(shape) - 2, 0)
+    if p.use_global_stats:
+        mean, std = global_statistics(layer, p.eps)
         centred = g.node("Sub", [x, g.constant("mean", mean.reshape(per_channel))])
         g.node("Div", [centred, g.constant("std", std.reshape(per_channel))], output=g.outputs[0])
         return
-    require(len(shape) >= 2, layer, "batch statistics need a channel axis")
     axes = [0, *range(2, len(shape))]
     centred = g.node("Sub", [x, g.reduce("ReduceMean", x, axes)])
     var = g.reduce("ReduceMean", g.node("Mul", [centred, centred]), axes)

@@ -10,21 +10,14 @@ from __future__ import annotations
 
 from ..graph import Layer
 from .nodes import LayerNodes
-from .registry import axis_index, n_blobs, n_bottoms, register, require
+from .registry import register
 
 
 @register("InnerProduct")
-def emit_inner_product(layer: Layer, g: LayerNodes) -> None:
+def emit_inner_product(layer: Layer, p, g: LayerNodes) -> None:
     """InnerProduct: y = flatten(x, axis) @ W^T + b (W stored (K, N) with transpose)."""
-    n_bottoms(layer, 1)
-    p = layer.param.inner_product_param
-    n_blobs(layer, 2 if p.bias_term else 1)
     shape = g.input_shapes[0]
-    axis = axis_index(layer, p.axis, len(shape))
-    n, k = p.num_output, 1
-    for d in shape[axis:]:
-        k *= d
-    require(n >= 1 and layer.blobs[0].size == n * k, layer, f"weight of shape {layer.blobs[0].shape} does not fit num_output {n} and {k} inputs")
+    axis, n, k = p.axis, p.num_output, p.inputs
     weight = g.blob(0, "weight", (k, n) if p.transpose else (n, k))
     inputs = [g.inputs[0] if len(shape) == 2 and axis == 1 else g.node("Flatten", g.inputs, axis=axis), weight]
     if p.bias_term:

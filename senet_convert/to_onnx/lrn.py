@@ -9,23 +9,20 @@ Mul, AveragePool(count_include_pad), Mul, Add, Pow, Mul.
 """
 from __future__ import annotations
 
-from ..caffe import caffe_pb2
 from ..graph import Layer
 from .nodes import LayerNodes
-from .registry import n_bottoms, register
+from .registry import register
 
 
 @register("LRN")
-def emit_lrn(layer: Layer, g: LayerNodes) -> None:
+def emit_lrn(layer: Layer, p, g: LayerNodes) -> None:
     """LRN: y = x * (k + alpha/n * sum_window x^2)^-beta across channels, or (1 + alpha * mean_window x^2)^-beta within."""
-    n_bottoms(layer, 1)
-    p = layer.param.lrn_param
     (x,) = g.inputs
-    if p.norm_region == caffe_pb2.LRNParameter.ACROSS_CHANNELS:
-        g.node("LRN", [x], output=g.outputs[0], size=p.local_size, alpha=float(p.alpha), beta=float(p.beta), bias=float(p.k))
+    if p.across_channels:
+        g.node("LRN", [x], output=g.outputs[0], size=p.size, alpha=float(p.alpha), beta=float(p.beta), bias=float(p.k))
         return
-    pad = (p.local_size - 1) // 2
+    pad = (p.size - 1) // 2
     squares = g.node("Mul", [x, x])
-    mean = g.node("AveragePool", [squares], kernel_shape=[p.local_size] * 2, strides=[1, 1], pads=[pad] * 4, count_include_pad=1)
+    mean = g.node("AveragePool", [squares], kernel_shape=[p.size] * 2, strides=[1, 1], pads=[pad] * 4, count_include_pad=1)
     base = g.node("Add", [g.node("Mul", [mean, g.scalar("alpha", p.alpha)]), g.scalar("shift", 1.0)])
     g.node("Mul", [x, g.node("Pow", [base, g.scalar("power", -p.beta)])], output=g.outputs[0])

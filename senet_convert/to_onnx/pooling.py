@@ -27,27 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..caffe import caffe_pb2
 from ..graph import Layer
 from .nodes import LayerNodes
-from .registry import fail, n_bottoms, register, require
+from .registry import register
 
-P = caffe_pb2.PoolingParameter
 _FLT_MAX = float(np.finfo(np.float32).max)
-
-
-def _pair(layer: Layer, name: str, default: int | None) -> tuple[int, int]:
-    p = layer.param.pooling_param
-    single = "kernel_size" if name == "kernel" else name
-    has_h, has_w = p.HasField(f"{name}_h"), p.HasField(f"{name}_w")
-    if has_h or has_w:
-        require(not p.HasField(single), layer, f"give {single} or {name}_h and {name}_w, not both")
-        require(has_h and has_w, layer, f"{name}_h and {name}_w go together")
-        return getattr(p, f"{name}_h"), getattr(p, f"{name}_w")
-    if p.HasField(single) or default is None:
-        require(p.HasField(single), layer, "kernel_size (or kernel_h and kernel_w) is required")
-        return getattr(p, single), getattr(p, single)
-    return default, default
 
 
 def _caffe_size(size: int, k: int, s: int, p: int, ceil: bool, padded: bool) -> int:
@@ -63,46 +47,27 @@ def _divisors(out: int, k: int, s: int, p: int, size: int) -> np.ndarray:
     return np.minimum(start + k, size + p) - start
 
 
-def _geometry(layer: Layer, spatial: tuple[int, int]):
-    p = layer.param.pooling_param
-    if p.global_pooling:
-        require(
-            not (p.HasField("kernel_size") or p.HasField("kernel_h") or p.HasField("kernel_w")), layer,
-            "with global_pooling the kernel size cannot be specified",
-        )
-        kernel = spatial
-    else:
-        kernel = _pair(layer, "kernel", None)
-    pad, stride = _pair(layer, "pad", 0), _pair(layer, "stride", 1)
-    if p.global_pooling:
-        require(pad == (0, 0) and stride == (1, 1), layer, "with global_pooling only pad 0 and stride 1 are allowed")
-    require(min(kernel) >= 1 and min(stride) >= 1, layer, "kernel and stride must be positive")
-    require(all(q < k for q, k in zip(pad, kernel)), layer, f"pad {pad} must be smaller than kernel {kernel}")
-    ceil, padded = p.round_mode == P.CEIL, any(pad)
-    out = tuple(_caffe_size(n, k, s, q, ceil, padded) for n, k, s, q in zip(spatial, kernel, stride, pad))
-    require(min(out) >= 1, layer, f"the {kernel} window does not fit the {spatial[0]}x{spatial[1]} input")
-    after = tuple(max(0, (o - 1) * s + k - q - n) for o, s, k, q, n in zip(out, stride, kernel, pad, spatial))
-    return kernel, stride, pad, after, out
+def _geometry(p, spatial: tuple[int, int]):
+    """(kernel, stride, pad, pad after, output size) per axis: Caffe's output size, computed here."""
+    kernel = p.kernel or spatial
+    out = tuple(_caffe_size(n, k, s, q, p.ceil, any(p.pad)) for n, k, s, q in zip(spatial, kernel, p.stride, p.pad))
+    after = tuple(max(0, (o - 1) * s + k - q - n) for o, s, k, q, n in zip(out, p.stride, kernel, p.pad, spatial))
+    return tuple(kernel), p.stride, p.pad, after, out
 
 
 @register("Pooling")
-def emit_pooling(layer: Layer, g: LayerNodes) -> None:
+def emit_pooling(layer: Layer, p, g: LayerNodes) -> None:
     """Pooling: MAX or AVE over Caffe's ceil-rounded, clipped windows; AVE divides by the window
     clipped to the padded input (padding counts, the ceil overhang does not)."""
-    n_bottoms(layer, 1)
-    p = layer.param.pooling_param
-    if p.pool not in (P.MAX, P.AVE):
-        fail(layer, f"{P.PoolMethod.Name(p.pool)} pooling is not supported (Caffe has no CPU forward pass for it)")
     shape = g.input_shapes[0]
-    require(len(shape) == 4, layer, f"input must have 4 axes (N, C, H, W), got shape {shape}")
-    kernel, stride, pad, after, out = _geometry(layer, tuple(shape[2:]))
+    kernel, stride, pad, after, out = _geometry(p, tuple(shape[2:]))
     x, y = g.inputs[0], g.outputs[0]
     whole = kernel == tuple(shape[2:]) and pad == (0, 0)
-    if p.global_pooling and g.optimized or (whole and g.optimized):
-        g.node("GlobalMaxPool" if p.pool == P.MAX else "GlobalAveragePool", [x], output=y)
+    if g.optimized and (p.global_pooling or whole):
+        g.node("GlobalMaxPool" if p.method == "max" else "GlobalAveragePool", [x], output=y)
         return
     window = dict(kernel_shape=list(kernel), strides=list(stride))
-    if p.pool == P.MAX:
+    if p.method == "max":
         if all(a < k for a, k in zip(after, kernel)):
             g.node("MaxPool", [x], output=y, pads=[*pad, *after], **window)
         else:

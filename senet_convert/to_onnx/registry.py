@@ -1,55 +1,52 @@
-"""The ONNX emitters, keyed by Caffe's exact layer type string ("BatchNorm", "Axpy").
+"""The ONNX emitters, registered per Caffe type string ("BatchNorm", "Axpy") of the layer registry.
 
-An emitter is `emit(layer, g) -> None`: it writes the layer as standard ONNX nodes (default domain
-only) through `g`, a `LayerNodes` (nodes.py) that names every tensor and node and holds the layer's
-initializers. `g.inputs` are the tensors of the layer's bottoms, `g.outputs` the names its tops must
-get; the emitter's last nodes write them. It reads `layer.param` and `layer.blobs` and never changes
-them. Its docstring opens with the Caffe semantics it reproduces.
+An emitter is `emit(layer, params, g) -> None`: from the layer, its validated parameters
+(caffe.layers: the same reading as the oracle's and the lowering's) and its blobs, it writes standard
+ONNX nodes (default domain only) through `g`, a `LayerNodes` (nodes.py) that names every tensor and
+node and holds the layer's initializers. `g.inputs` are the tensors of the layer's bottoms,
+`g.outputs` the names its tops must get, `g.input_shapes`/`g.output_shapes` the IR's shapes; the
+emitter's last nodes write the outputs. It never changes the layer. Its docstring opens with the Caffe
+semantics it reproduces. A type registered shape-only (more_shapes.py, plugins) has no typed
+parameters: its emitter is `emit(layer, g)` and reads `layer.param` itself.
 
     @register("ReLU")
-    def emit_relu(layer, g):
-        g.node("Relu", [g.inputs[0]], output=g.outputs[0])
+    def emit_relu(layer, p, g):
+        \"\"\"ReLU: y = x for x > 0, negative_slope * x otherwise.\"\"\"
+        g.node("LeakyRelu" if p.negative_slope else "Relu", g.inputs, output=g.outputs[0], ...)
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
+from ..caffe.layers import Backend, check_blobs, setup_of
 from ..errors import ConvertError
 from ..graph import Layer
 
 if TYPE_CHECKING:
     from .nodes import LayerNodes
 
-Emitter = Callable[[Layer, "LayerNodes"], None]
+Emitter = Callable[..., None]
 
-EMITTERS: dict[str, Emitter] = {}
+EMITTERS = Backend("ONNX backend", "emitter", arity=3)
 
 
 def register(caffe_type: str) -> Callable[[Emitter], Emitter]:
-    def add(emit: Emitter) -> Emitter:
-        if caffe_type in EMITTERS:
-            raise ValueError(
-                f"ONNX emitters: Caffe type '{caffe_type}' registered twice "
-                f"({EMITTERS[caffe_type].__module__} and {emit.__module__})"
-            )
-        EMITTERS[caffe_type] = emit
-        return emit
-
-    return add
+    return EMITTERS.register(caffe_type)
 
 
-def emitter_for(layer: Layer) -> Emitter:
-    emit = EMITTERS.get(layer.type)
-    if emit is None:
-        raise ConvertError(
-            f"{layer.where()}: the ONNX backend has no emitter for Caffe type '{layer.type}' (yet); "
-            f"supported types: {', '.join(sorted(EMITTERS))}"
-        )
-    return emit
+def emit(layer: Layer, g: "LayerNodes") -> None:
+    """Write one layer through `g`, from the loader's validated parameters."""
+    emitter = EMITTERS.lookup(layer)
+    setup = setup_of(layer)
+    check_blobs(layer, setup)
+    if EMITTERS.reads_layer(layer.type):
+        emitter(layer, g)
+    else:
+        emitter(layer, setup.params, g)
 
 
-# ---- parameter checks shared by the emitters: reading only, no arithmetic ----
+# ---- for the shape-only types, whose emitters read layer.param: checks, no arithmetic ----
 
 
 def fail(layer: Layer, message: str) -> NoReturn:

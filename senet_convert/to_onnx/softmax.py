@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from ..graph import Layer
 from .nodes import LayerNodes
-from .registry import axis_index, n_bottoms, register
+from .registry import register
 
 
 @register("Softmax")
-def emit_softmax(layer: Layer, g: LayerNodes) -> None:
+def emit_softmax(layer: Layer, p, g: LayerNodes) -> None:
     """Softmax: y = exp(x - max) / sum(exp(x - max)) along softmax_param.axis (default 1)."""
-    n_bottoms(layer, 1)
-    axis = axis_index(layer, layer.param.softmax_param.axis, len(g.input_shapes[0]))
-    g.node("Softmax", g.inputs, output=g.outputs[0], axis=axis)
+    g.node("Softmax", g.inputs, output=g.outputs[0], axis=p.axis)

@@ -19,45 +19,28 @@ import math
 
 from ..graph import Layer
 from .nodes import LayerNodes
-from .registry import axis_index, n_bottoms, register, require
+from .registry import register, require
 
 
 @register("Concat")
-def emit_concat(layer: Layer, g: LayerNodes) -> None:
+def emit_concat(layer: Layer, p, g: LayerNodes) -> None:
     """Concat: y = the bottoms joined along `axis` (or concat_dim)."""
-    require(len(layer.bottoms) >= 1, layer, "needs at least one bottom")
-    p = layer.param.concat_param
-    ndim = len(g.input_shapes[0])
-    if p.HasField("concat_dim"):
-        require(not p.HasField("axis"), layer, "give axis or concat_dim, not both")
-        require(p.concat_dim < ndim, layer, f"concat_dim {p.concat_dim} is out of range for {ndim}-axis inputs")
-        axis = p.concat_dim
-    else:
-        axis = axis_index(layer, p.axis, ndim)
-    first = g.input_shapes[0]
-    for i, shape in enumerate(g.input_shapes):
-        require(
-            len(shape) == ndim and shape[:axis] == first[:axis] and shape[axis + 1 :] == first[axis + 1 :], layer,
-            f"bottom {i} of shape {shape} does not fit bottom 0 of shape {first} outside axis {axis}",
-        )
     if len(g.inputs) == 1:
         g.node("Identity", g.inputs, output=g.outputs[0])
     else:
-        g.node("Concat", g.inputs, output=g.outputs[0], axis=axis)
+        g.node("Concat", g.inputs, output=g.outputs[0], axis=p.axis)
 
 
 @register("Split")
-def emit_split(layer: Layer, g: LayerNodes) -> None:
+def emit_split(layer: Layer, p, g: LayerNodes) -> None:
     """Split: every top is a copy of the bottom."""
-    n_bottoms(layer, 1)
     for top in g.outputs:
         g.node("Identity", g.inputs, output=top)
 
 
 @register("Dropout")
-def emit_dropout(layer: Layer, g: LayerNodes) -> None:
+def emit_dropout(layer: Layer, p, g: LayerNodes) -> None:
     """Dropout: the identity at test time."""
-    n_bottoms(layer, 1)
     g.node("Identity", g.inputs, output=g.outputs[0])
 
 
@@ -77,31 +60,17 @@ def _reshape(g: LayerNodes, start: int, end: int, middle: list[int]) -> None:
 
 
 @register("Reshape")
-def emit_reshape(layer: Layer, g: LayerNodes) -> None:
+def emit_reshape(layer: Layer, p, g: LayerNodes) -> None:
     """Reshape: shape.dim replaces axes [axis, axis + num_axes); 0 copies, -1 infers."""
-    n_bottoms(layer, 1)
-    p = layer.param.reshape_param
-    ndim = len(g.input_shapes[0])
-    dims = [int(d) for d in p.shape.dim]
-    require(all(d >= -1 for d in dims) and dims.count(-1) <= 1, layer, f"invalid reshape dims {dims}")
-    require(p.num_axes >= -1, layer, f"num_axes {p.num_axes} must be -1 or non-negative")
-    start = p.axis if p.axis >= 0 else ndim + p.axis + 1
-    end = ndim if p.num_axes == -1 else start + p.num_axes
-    require(0 <= start <= end <= ndim, layer, f"axis {p.axis} with num_axes {p.num_axes} does not fit a {ndim}-axis input")
-    for i, d in enumerate(dims):
-        require(d != 0 or start + i < ndim, layer, f"dim {i} is 0 (copy) but the input has no axis {start + i}")
-    _reshape(g, start, end, dims)
+    end = len(g.input_shapes[0]) if p.num_axes == -1 else p.start + p.num_axes
+    _reshape(g, p.start, end, list(p.dims))
 
 
 @register("Flatten")
-def emit_flatten(layer: Layer, g: LayerNodes) -> None:
+def emit_flatten(layer: Layer, p, g: LayerNodes) -> None:
     """Flatten: axes [axis, end_axis] become one."""
-    n_bottoms(layer, 1)
-    p = layer.param.flatten_param
     shape = g.input_shapes[0]
-    start, end = axis_index(layer, p.axis, len(shape)), axis_index(layer, p.end_axis, len(shape))
-    require(start <= end, layer, f"axis {p.axis} comes after end_axis {p.end_axis}")
-    if start == 1 and end == len(shape) - 1:
+    if p.start == 1 and p.end == len(shape) - 1:
         g.node("Flatten", g.inputs, output=g.outputs[0], axis=1)
         return
-    _reshape(g, start, end + 1, [-1 if start == 0 else math.prod(shape[start : end + 1])])
+    _reshape(g, p.start, p.end + 1, [-1 if p.start == 0 else math.prod(shape[p.start : p.end + 1])])

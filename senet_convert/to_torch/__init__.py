@@ -37,8 +37,6 @@ from .registry import BUILDERS, SHARE_WEIGHTS, blob_names, build, register
 
 SUPPORTED_TYPES: tuple[str, ...] = BUILDERS.types()
 
-SUPPORTED_TYPES: tuple[str, ...] = BUILDERS.types()
-
 __all__ = [
     "SUPPORTED_TYPES", "build", "caffe_name", "lower", "module_for", "module_name", "one_pass_pairs", "parameter_map",
     "register",
