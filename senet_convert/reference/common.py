@@ -5,33 +5,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NoReturn
 
 import numpy as np
 
-from ..errors import ConvertError
 from ..graph import Layer
-
-
-def fail(layer: Layer, message: str) -> NoReturn:
-    raise ConvertError(f"{layer.where()}: {message}")
-
-
-def require(condition: bool, layer: Layer, message: str) -> None:
-    if not condition:
-        fail(layer, message)
+from ..layer_checks import axis_index as canonical_axis  # noqa: F401  (for the shape-only kernels)
+from ..layer_checks import fail, require
 
 
 def n_inputs(layer: Layer, inputs: Sequence[np.ndarray], *allowed: int) -> None:
     if len(inputs) not in allowed:
         expected = " or ".join(str(n) for n in allowed)
         fail(layer, f"takes {expected} bottoms, got {len(inputs)}")
-
-
-def canonical_axis(layer: Layer, axis: int, ndim: int) -> int:
-    # Blob::CanonicalAxisIndex: -ndim <= axis < ndim, negative counts from the end.
-    require(-ndim <= axis < ndim, layer, f"axis {axis} is out of range for a {ndim}-axis input")
-    return axis + ndim if axis < 0 else axis
 
 
 def count(shape: Sequence[int], start: int = 0, end: int | None = None) -> int:

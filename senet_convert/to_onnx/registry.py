@@ -17,11 +17,11 @@ parameters: its emitter is `emit(layer, g)` and reads `layer.param` itself.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from ..caffe.layers import Backend, check_blobs, setup_of
-from ..errors import ConvertError
 from ..graph import Layer
+from ..layer_checks import axis_index, fail, n_blobs, n_bottoms, require  # noqa: F401  (for the shape-only emitters)
 
 if TYPE_CHECKING:
     from .nodes import LayerNodes
@@ -44,35 +44,3 @@ def emit(layer: Layer, g: "LayerNodes") -> None:
         emitter(layer, g)
     else:
         emitter(layer, setup.params, g)
-
-
-# ---- for the shape-only types, whose emitters read layer.param: checks, no arithmetic ----
-
-
-def fail(layer: Layer, message: str) -> NoReturn:
-    raise ConvertError(f"{layer.where()}: {message}")
-
-
-def require(condition: bool, layer: Layer, message: str) -> None:
-    if not condition:
-        fail(layer, message)
-
-
-def n_bottoms(layer: Layer, *allowed: int) -> int:
-    n = len(layer.bottoms)
-    if allowed and n not in allowed:
-        fail(layer, f"takes {' or '.join(map(str, allowed))} bottoms, got {n}")
-    return n
-
-
-def n_blobs(layer: Layer, expected: int) -> None:
-    require(
-        len(layer.blobs) == expected, layer,
-        f"needs {expected} learned blobs, has {len(layer.blobs)}" + ("" if layer.blobs else " (no weights loaded?)"),
-    )
-
-
-def axis_index(layer: Layer, axis: int, ndim: int) -> int:
-    """Blob::CanonicalAxisIndex: -ndim <= axis < ndim, negative counts from the end."""
-    require(-ndim <= axis < ndim, layer, f"axis {axis} is out of range for a {ndim}-axis input")
-    return axis + ndim if axis < 0 else axis

@@ -9,15 +9,15 @@ to (Caffe layer, blob index); a callable gives the names for one layer.
 from __future__ import annotations
 
 import contextvars
-from typing import Callable, NoReturn, Sequence, Union
+from typing import Callable, Sequence, Union
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..caffe.layers import Backend, Setup, check_blobs, setup_of
-from ..errors import ConvertError
 from ..graph import Layer
+from ..layer_checks import fail, n_blobs, n_bottoms, require  # noqa: F401  (for the shape-only builders)
 
 Builder = Callable[[Layer, object], nn.Module]
 BlobNames = Union[tuple[str, ...], Callable[[Layer], tuple[str, ...]]]
@@ -82,29 +82,6 @@ def parameter(layer: Layer, index: int, shape: Sequence[int] | None = None) -> n
 
 
 # ---- for the builders of shape-only types (shapes.py), which read layer.param themselves ----
-
-
-def fail(layer: Layer, message: str) -> NoReturn:
-    raise ConvertError(f"{layer.where()}: {message}")
-
-
-def require(condition: bool, layer: Layer, message: str) -> None:
-    if not condition:
-        fail(layer, message)
-
-
-def n_bottoms(layer: Layer, *allowed: int) -> int:
-    n = len(layer.bottoms)
-    if allowed and n not in allowed:
-        fail(layer, f"takes {' or '.join(map(str, allowed))} bottoms, got {n}")
-    return n
-
-
-def n_blobs(layer: Layer, expected: int) -> None:
-    require(
-        len(layer.blobs) == expected, layer,
-        f"needs {expected} learned blobs, has {len(layer.blobs)}" + ("" if layer.blobs else " (no weights loaded?)"),
-    )
 
 
 def axis_index(axis: int, ndim: int) -> int:
