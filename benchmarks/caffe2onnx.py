@@ -17,15 +17,15 @@ import tempfile
 
 from common import REPO, caffemodel, measure
 
-SETUP = "from pathlib import Path; from senet_convert.cli import main; import senet_convert.onnx_job, senet_convert.summary, onnx"
+SETUP = "from pathlib import Path; from senet_convert.cli import main; import senet_convert.jobs, senet_convert.inspection, senet_convert.export.onnx, onnx"
 TIME_TARGET, MEMORY_TARGET = 3.0, 1.6
 
 BREAKDOWN = r"""
 import json, sys, time
 from pathlib import Path
-from senet_convert import onnx_export as ox
+from senet_convert.export import onnx as ox
 from senet_convert.loader import load_net
-from senet_convert.provenance import source_hashes
+from senet_convert.export.provenance import source_hashes
 from senet_convert.to_onnx import assemble
 prototxt, model, out = sys.argv[1:4]
 times = {}

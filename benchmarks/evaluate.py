@@ -28,8 +28,8 @@ from common import MODELS, REPO, caffemodel, synthetic_net
 def write_images(folder: Path, count: int) -> Path:
     from PIL import Image
 
-    from senet_convert.class_order import devkit_wnids
-    from senet_convert.input_space import natural_image
+    from senet_convert.edits.class_order import devkit_wnids
+    from senet_convert.edits.input_space import natural_image
 
     lines = []
     for i in range(count):
@@ -49,7 +49,7 @@ def decoding_rate(folder: Path, workers: int, batch: int) -> float:
     from senet_convert.evaluate.images import ImageFolderItems, collate
     from senet_convert.evaluate.labels import image_files
     from senet_convert.evaluate.protocol import make_protocol
-    from senet_convert.input_space import convention
+    from senet_convert.edits.input_space import convention
 
     files = image_files(folder)
     protocol = make_protocol("official", convention("caffe", (104.0, 117.0, 123.0)), (224, 224))
@@ -62,7 +62,7 @@ def decoding_rate(folder: Path, workers: int, batch: int) -> float:
 def model_rate(model: str, batch: int, rounds: int = 3) -> float:
     import torch
 
-    from senet_convert.converter import module_for
+    from senet_convert.to_torch import module_for
 
     net = synthetic_net(model)
     module = module_for(net, ["classifier"])

@@ -19,17 +19,19 @@ OFFICIAL = "SE-BN-Inception,SE-ResNet-50,SE-ResNet-101,SE-ResNet-152,SE-ResNeXt-
 
 
 def worst(path: Path, oracle: dict, x: np.ndarray) -> tuple[float, str, int]:
-    from senet_convert import onnx_export as ox
+    from senet_convert.export import onnx as ox
+    from senet_convert.verify import onnxruntime as ort
 
-    model = ox.load_model(path, with_data=True)
-    names = sorted(ox.tensor_names(model) & set(oracle))
-    session = ox.ort_session(ox.with_outputs(model, names, copy=False), arena=False)
-    got = ox.run_onnx(session, {"data": x}, names)
+    model = ort.load_model(path, with_data=True)
+    names = sorted(ort.tensor_names(model) & set(oracle))
+    session = ort.ort_session(ort.with_outputs(model, names, copy=False), arena=False)
+    got = ort.run_onnx(session, {"data": x}, names)
     return (*max((float(np.abs(got[v] - oracle[v]).max() / max(np.abs(oracle[v]).max(), 1e-30)), v) for v in names), len(names))
 
 
 def main() -> None:
-    from senet_convert import onnx_export as ox
+    from senet_convert.export import onnx as ox
+    from senet_convert.verify import onnxruntime as ort
     from senet_convert import reference
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -57,7 +59,7 @@ def main() -> None:
             for variant, optimized in (("exact", False), ("optimized", True)):
                 path = Path(out) / f"{variant}.onnx"
                 ox.export_onnx(net, path, outputs=["classifier"], optimized=optimized)
-                (logits,) = ox.run_onnx(ox.ort_session(path), {"data": x}).values()
+                (logits,) = ort.run_onnx(ort.ort_session(path), {"data": x}).values()
                 want = golden["blob/classifier/data"]
                 print(f"  {model:<16}{variant:<10}{float(np.abs(logits - want).max() / np.abs(want).max()):>10.2e}")
 

@@ -36,7 +36,7 @@ def measure(model: str, work: Path) -> dict:
     import torch
 
     import senet_convert  # noqa: F401  (registers se_bn_inception)
-    from senet_convert.hub_folder import convert_to_timm_folder
+    from senet_convert.export.hub_folder import convert_to_timm_folder
 
     prototxt, weights = _files(model)
     start = time.perf_counter()

@@ -37,7 +37,7 @@ def synthetic_module(shared: Path = SHARED):
 
 def write_scaled_caffemodel(prototxt: Path, path: Path, synthetic) -> Path:
     """`prototxt`'s net with synthetic weights, the first convolution's scaled by INPUT_SCALE, as a caffemodel."""
-    from senet_convert import input_space as spaces
+    from senet_convert.edits import input_space as spaces
     from senet_convert.caffe.writer import write_net_weights
     from senet_convert.loader import load_net
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-from . import timm_hook
+from .to_timm import hook as timm_hook
 
 __version__ = "0.1.0"
 

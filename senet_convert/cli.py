@@ -102,7 +102,7 @@ def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensor
     legacy_senet154 or se_bn_inception (registered by importing senet_convert), with its model card.
     """
     if target == "timm":
-        from .hub_folder import convert_to_timm_folder
+        from .export.hub_folder import convert_to_timm_folder
 
         if outputs or onnx:
             raise ConvertError("--outputs and --onnx apply to --to graph; timm's model returns the logits")

@@ -201,7 +201,7 @@ def convert_to_timm(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=
     """Write NAME.timm.pth (timm's state_dict) and NAME.timm.json (the config, the input contract and
     where every tensor came from); check the weights against timm when it is installed."""
     from .export.checkpoint import sha256, versions
-    from .timm_weights import timm_model
+    from .to_timm import timm_model
     from .files import write_torch
     from .pipelines import timm_conversion
 

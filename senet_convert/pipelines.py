@@ -83,7 +83,7 @@ def load(prototxt: str | Path, caffemodel: str | Path, *, target: str = "graph",
         if outputs is not None:
             raise ConvertError("outputs apply to the graph target; timm's model returns the logits")
         weights, config = timm_conversion(net, input_space=input_space, class_order=class_order or "sorted")
-        from .timm_weights import timm_model
+        from .to_timm import timm_model
 
         return timm_model(weights), config
     from .to_torch import module_for, module_name
@@ -102,7 +102,7 @@ def load(prototxt: str | Path, caffemodel: str | Path, *, target: str = "graph",
 
 def timm_conversion(net: Net, *, input_space: str = "caffe", class_order: str = "sorted"):
     """(TimmWeights, config) for a loaded net; a folded convention's error is measured on its own weights."""
-    from .timm_weights import timm_weights
+    from .to_timm import timm_weights
 
     weights = timm_weights(net, class_order=class_order, input_space=input_space)
     config = data_config(

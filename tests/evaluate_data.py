@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from senet_convert import class_order as ilsvrc
+from senet_convert.edits import class_order as ilsvrc
 from senet_convert.caffe import caffe_pb2
 from senet_convert.caffe.writer import write_caffemodel
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from senet_convert import class_order as ilsvrc
+from senet_convert.edits import class_order as ilsvrc
 from senet_convert.cli import main
 
 import evaluate_data as data

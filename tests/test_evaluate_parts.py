@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from senet_convert import input_space as spaces
+from senet_convert.edits import input_space as spaces
 from senet_convert.errors import ConvertError
 from senet_convert.evaluate import metrics, official, protocol as protocols
 from senet_convert.evaluate.images import decode
@@ -93,7 +93,7 @@ def test_fingerprint_ignores_names_but_not_structure(models_dir):
 
 def _pt2(tmp_path):
     from senet_convert.export import save_pt2
-    from senet_convert.converter import module_for
+    from senet_convert.to_torch import module_for
     from senet_convert.loader import load_net
     from conftest import FIXTURES
 

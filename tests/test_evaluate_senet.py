@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from senet_convert import class_order as ilsvrc
+from senet_convert.edits import class_order as ilsvrc
 from senet_convert.cli import main
-from senet_convert.input_space import natural_image
+from senet_convert.edits.input_space import natural_image
 
 PIL = pytest.importorskip("PIL.Image")
 

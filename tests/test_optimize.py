@@ -1,4 +1,4 @@
-"""The optimized graph (senet_convert.optimize): folded BatchNorm/Scale, no Dropout, fast modules; the
+"""The optimized graph (senet_convert.to_torch.optimize): folded BatchNorm/Scale, no Dropout, fast modules; the
 same numbers as the oracle (value by value, where a value still exists) and as real Caffe (logits).
 """
 from __future__ import annotations

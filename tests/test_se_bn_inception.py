@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from conftest import FIXTURES, MODELS, OFFICIAL, REPO, need_shared, synthetic_net
-from senet_convert.converter import module_for
+from senet_convert.to_torch import module_for
 from senet_convert.errors import ConvertError
 from senet_convert.loader import load_net
-from senet_convert.timm_weights import timm_model, timm_model_name, timm_weights
+from senet_convert.to_timm import timm_model, timm_model_name, timm_weights
 from test_timm import RESIDUAL, _edit, assert_refused
 
 ARCHITECTURES = {**RESIDUAL, "SE-BN-Inception": "se_bn_inception"}
@@ -78,7 +78,7 @@ def test_a_net_of_neither_kind_is_refused():
 
 
 def test_widths_must_have_the_official_shape(timm):
-    from senet_convert.se_bn_inception import OFFICIAL_WIDTHS
+    from senet_convert.to_timm.se_bn_inception import OFFICIAL_WIDTHS
 
     bad = {**OFFICIAL_WIDTHS, "inception_3a": OFFICIAL_WIDTHS["inception_3a"][:-1]}
     with pytest.raises(ValueError, match="inception_3a"):

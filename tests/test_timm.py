@@ -19,8 +19,7 @@ from senet_convert.cli import main
 from senet_convert.edits import class_order as classes
 from senet_convert.edits import input_space as spaces
 from senet_convert.errors import ConvertError
-from senet_convert.timm_weights import timm_model, timm_weights
-from senet_convert.timm_weights import timm_model_name
+from senet_convert.to_timm import timm_model, timm_model_name, timm_weights
 from senet_convert.loader import load_net, net_from_text
 from senet_convert.to_torch import module_for
 from senet_convert.verify.compare import relative_error

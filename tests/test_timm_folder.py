@@ -17,12 +17,12 @@ from click.testing import CliRunner
 
 from conftest import GOLDEN_FULL, MODELS, REPO, SHARED, need_shared, synthetic_net
 from goldens import load_case, logits_error
-from senet_convert import class_order as classes
-from senet_convert import input_space as spaces
-from senet_convert import timm_parity
+from senet_convert.edits import class_order as classes
+from senet_convert.edits import input_space as spaces
+from senet_convert.to_timm import parity as timm_parity
 from senet_convert.cli import main
-from senet_convert.converter import module_for
-from senet_convert.hub_folder import FILES, write_timm_folder
+from senet_convert.to_torch import module_for
+from senet_convert.export.hub_folder import FILES, write_timm_folder
 
 SOURCES = {"prototxt": {"name": "net.prototxt", "sha256": "0" * 64}, "caffemodel": {"name": "net.caffemodel", "sha256": "1" * 64}}
 GOLDEN_LOGITS_TOLERANCE = 2e-5  # times max|golden logits|

@@ -6,7 +6,7 @@ import pytest
 from conftest import FIXTURES
 from senet_convert.errors import ConvertError
 from senet_convert.loader import load_net
-from senet_convert.timm_weights import timm_model_name
+from senet_convert.to_timm import timm_model_name
 
 
 def test_a_plain_net_is_told_what_it_has_and_what_fits():

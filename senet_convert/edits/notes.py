@@ -12,8 +12,8 @@ and `notes(net)` reads them back. Kinds in DEVIATIONS change what the original p
 
   global-pool   the final fixed-size AVE Pooling becomes `global_pooling: true`: identical at the
                 prototxt's input size, and it lets other sizes through (a deviation)
-  input-space   an exact input adapter layer in front (senet_convert.input_space)
-  class-order   the classifier's rows permuted (senet_convert.class_order)
+  input-space   an exact input adapter layer in front (edits/input_space.py)
+  class-order   the classifier's rows permuted (edits/class_order.py)
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import numpy as np
 from .. import input_space as spaces
 from ..errors import ConvertError
 from ..export.provenance import sha256
-from ..preprocess import SENET_MEAN_BGR
+from ..verify.inputs import SENET_MEAN_BGR
 from . import classes, distributed, metrics, official, protocol as protocols, report as reports
 from .images import ImageFolderItems, library, pillow
 from .labels import read_labels

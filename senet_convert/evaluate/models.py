@@ -68,9 +68,10 @@ def caffe_convention(mean_bgr, mean_option) -> spaces.Convention | None:
 
 
 def from_caffe(prototxt: Path, caffemodel: Path, *, global_pooling: bool = False, mean=None) -> Model:
-    from ..converter import module_for
+    from ..to_torch import module_for
     from ..progress import load_net_with_progress
-    from ..transforms import global_pool, last_inner_product
+    from ..edits.class_order import last_inner_product
+    from ..edits.global_pool import global_pool
 
     net = load_net_with_progress(prototxt, caffemodel)
     name = official.recognise_net(net)

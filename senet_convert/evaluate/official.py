@@ -16,8 +16,8 @@ import hashlib
 import json
 
 from ..graph import Net
-from ..input_space import ADAPTER_SUFFIX
-from ..model_card import PUBLISHED
+from ..edits.input_space import ADAPTER_SUFFIX
+from ..export.model_card import PUBLISHED
 from ..shapes import conv_geometry
 
 FINGERPRINTS = {

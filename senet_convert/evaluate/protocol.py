@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConvertError
-from ..input_space import Convention
+from ..edits.input_space import Convention
 
 PROTOCOLS = ("official", "timm")
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "lanczos", "box", "hamming")

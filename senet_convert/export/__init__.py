@@ -1,5 +1,6 @@
 """The files a conversion writes: the checkpoint, the .pt2 and safetensors (checkpoint.py), ONNX (onnx.py,
-onnx_files.py), where they come from (provenance.py); timm folders are hub_folder.py and timm_weights.py.
+onnx_files.py), where they come from (provenance.py); timm folders: hub_folder.py (the folder), hub_config.py
+(its config.json), model_card.py (its README.md); the weights are to_timm's.
 
 The names below load their module on first use: caffe2onnx and the provenance helpers never import torch.
 """

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import class_order as classes
-from . import input_space as spaces
-from .graph import Net
-from .transforms import last_inner_product
+from ..edits import class_order as classes
+from ..edits import input_space as spaces
+from ..edits.class_order import last_inner_product
+from ..graph import Net
 
 FOLD_IMAGE = "natural_image(256, seed 0), centre crop 224"
 RESIZE, CROP = 256, 224
 
 
 def _oracle(net: Net, x: np.ndarray, class_order: str) -> np.ndarray:
-    from . import reference
+    from .. import reference
 
     logits = last_inner_product(net).tops[0]
     out = reference.run(net, {next(iter(net.inputs)): x}, outputs=[logits])[logits]
@@ -33,7 +33,7 @@ def _oracle(net: Net, x: np.ndarray, class_order: str) -> np.ndarray:
 
 
 def _row(logits: np.ndarray, oracle: np.ndarray, what: str, described: str) -> dict:
-    from .verify import max_abs, max_error, top_k_agreement
+    from ..verify import max_abs, max_error, top_k_agreement
 
     scale = max_abs(oracle)
     error = max_error(logits.astype(np.float64), oracle)
@@ -66,7 +66,7 @@ def measure(net: Net, weights, model, unfolded_model=None) -> dict:
     """{"mapping": row, "folded": row or None}. `net` is the original Caffe net (devkit rows, Caffe's
     convention); `model` the timm model holding `weights`; `unfolded_model` the same mapping with
     nothing folded (needed when the weights are folded)."""
-    from .preprocess import make_inputs
+    from ..verify.inputs import make_inputs
 
     inputs, described = make_inputs(net)
     x = next(iter(inputs.values()))

@@ -7,7 +7,7 @@ Face Hub reads: license, library_name, tags, datasets, pipeline_tag.
 from __future__ import annotations
 
 from .hub_config import rgb
-from .timm_parity import describe
+from ..to_timm.parity import describe
 
 # hujie-frank/SENet README: single 224 x 224 centre crop, ILSVRC-2012 validation, top-1 / top-5 error (%).
 PUBLISHED = {

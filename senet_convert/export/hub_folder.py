@@ -17,12 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-from . import input_space as spaces
-from . import timm_parity
-from .errors import ConvertError
-from .export.checkpoint import versions
-from .export.provenance import sha256
-from .transforms import last_inner_product
+from ..edits import input_space as spaces
+from ..to_timm import parity as timm_parity
+from ..edits.class_order import last_inner_product
+from ..errors import ConvertError
+from .checkpoint import versions
+from .provenance import sha256
 
 FILES = ("config.json", "model.safetensors", "README.md")
 
@@ -84,8 +84,8 @@ def write_timm_folder(net, output_dir: Path, stem: str, *, sources: dict, comman
     """DIR/STEM/ for a loaded `net` (the original Caffe net, with weights): map, load into timm,
     measure, write. `sources` are the files' names and sha256, `command` the conversion command.
     legacy_pth: also DIR/STEM.timm.pth, the bare state_dict release 0.1.0 wrote (kept for one release)."""
-    from .files import staged_outputs, write_torch
-    from .timm_weights import timm_model, timm_weights
+    from ..files import staged_outputs, write_torch
+    from ..to_timm import timm_model, timm_weights
 
     output_dir = Path(output_dir)
     weights = timm_weights(net, class_order=class_order, input_space=input_space)
@@ -109,7 +109,7 @@ def convert_to_timm_folder(prototxt: Path, caffemodel: Path, output_dir: Path, *
                            class_order=None, global_pooling=False, quiet=False) -> dict:
     """Write DIR/NAME/ (config.json, model.safetensors, README.md), measuring the parity it states.
     class_order None: "sorted" (timm's) for the 1000 ILSVRC classes, the caffemodel's rows otherwise."""
-    from .progress import load_net_with_progress
+    from ..progress import load_net_with_progress
 
     timm, start = _timm(), time.perf_counter()
     stem = name or Path(prototxt).stem

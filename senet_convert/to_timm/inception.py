@@ -1,6 +1,6 @@
 """SE-BN-Inception's Caffe weights as a state_dict for timm's `se_bn_inception` (senet_convert/se_bn_inception.py).
 
-The mapping is read off the graph, as for the residual SENets (timm_weights.py):
+The mapping is read off the graph, as for the residual SENets (structure.py):
   stem    two Convolution-BatchNorm-Scale-ReLU units around a Pooling (conv1, pool1), two more
           units (conv2_reduce, conv2) and a Pooling (pool2)
   blocks  one per Concat: every chain from the block input to the Concat is a branch, either units
@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .caffe import caffe_pb2
-from .errors import ConvertError
-from .graph import Layer, Net
-from .shapes import pool_geometry
-from .timm_weights import ConvSpec, Unit, _bn, _blobs, _check_unit, _conv, _expect, _fail, _Graph, _unit_layers, check_head, claim_all, no_timm_model, se_gated
+from ..caffe import caffe_pb2
+from ..errors import ConvertError
+from ..graph import Layer, Net
+from .residual import ConvSpec, check_head, check_unit, expect, pool_window
+from .structure import Graph, Unit, claim_all, fail, no_timm_model, se_gated, unit_layers
+from .weights import blobs_of, bn_entries, conv_entries
 
 MODEL = "se_bn_inception"
 BRANCHES = {  # branch shape (units, or "pool" + units) -> the module names of its units, per block kind
@@ -59,7 +60,7 @@ class InceptionStructure:
     extra: list[Layer] = field(default_factory=list)
 
 
-def _units_until(g: _Graph, value: str, context: Layer) -> tuple[list[Unit], str]:
+def _units_until(g: Graph, value: str, context: Layer) -> tuple[list[Unit], str]:
     """Units from `value` while its single reader is a Convolution; (units, value after them)."""
     units = []
     while True:
@@ -70,27 +71,27 @@ def _units_until(g: _Graph, value: str, context: Layer) -> tuple[list[Unit], str
         value, context = units[-1].relu.tops[0], units[-1].relu
 
 
-def _stem(g: _Graph, net: Net) -> tuple[list[Unit], list[Layer], str]:
+def _stem(g: Graph, net: Net) -> tuple[list[Unit], list[Layer], str]:
     value, units, pools = next(iter(net.inputs)), [], []
     for expected in (1, 2):
         found, value = _units_until(g, value, units[-1].relu if units else net.layers[0])
         pool = g.only_reader(value, "Pooling", found[-1].relu if found else net.layers[0])
         if len(found) != expected:
-            _fail(pool, f"SE-BN-Inception's stem has {expected} convolution(s) before this pooling, found {len(found)}")
+            fail(pool, f"SE-BN-Inception's stem has {expected} convolution(s) before this pooling, found {len(found)}")
         units += found
         pools.append(pool)
         value = pool.tops[0]
     return units, pools, value
 
 
-def _branch(g: _Graph, first: Layer, concat_of: dict) -> tuple[Branch, str]:
+def _branch(g: Graph, first: Layer, concat_of: dict) -> tuple[Branch, str]:
     if first.type == "Pooling":
         pool, units, value = first, [], first.tops[0]
     elif first.type == "Convolution":
         pool, units = None, [g.unit_from(first)]
         value = units[0].relu.tops[0]
     else:
-        _fail(first, "an inception branch starts with a Convolution or a Pooling")
+        fail(first, "an inception branch starts with a Convolution or a Pooling")
     more, value = _units_until(g, value, first)
     units += more
     reader = g.only_reader(value, "Concat", (units[-1].relu if units else first))
@@ -98,23 +99,23 @@ def _branch(g: _Graph, first: Layer, concat_of: dict) -> tuple[Branch, str]:
     return Branch(units, pool), value
 
 
-def _block(g: _Graph, x: str, context: Layer) -> tuple[InceptionBlock, str]:
+def _block(g: Graph, x: str, context: Layer) -> tuple[InceptionBlock, str]:
     concats: dict = {}
     found = [_branch(g, reader, concats) for reader in g.readers.get(x, [])]
     if len(concats) != 1:
-        _fail(context, "the branches reading its output must all end in one Concat")
+        fail(context, "the branches reading its output must all end in one Concat")
     concat = next(iter(concats.values()))
     by_value = {value: branch for branch, value in found}
     if sorted(by_value) != sorted(concat.bottoms):
-        _fail(concat, "its bottoms must be exactly the branches of one inception block")
+        fail(concat, "its bottoms must be exactly the branches of one inception block")
     branches = [by_value[b] for b in concat.bottoms]
     shapes = [(("pool", len(b.units)) if b.pool else (len(b.units),)) for b in branches]
     kind = next((k for k, spec in BRANCHES.items() if [s for s, _ in spec] == shapes), None)
     if kind is None:
-        _fail(concat, f"branches {shapes} are neither an A block (1x1, 3x3, double 3x3, pool + proj) nor a B block (3x3, double 3x3, pool), in that order")
+        fail(concat, f"branches {shapes} are neither an A block (1x1, 3x3, double 3x3, pool + proj) nor a B block (3x3, double 3x3, pool), in that order")
     gate = next((r for r in g.readers.get(concat.tops[0], []) if r.type == "Scale"), None)
     if gate is None or len(gate.bottoms) != 2 or gate.bottoms[0] != concat.tops[0]:
-        _fail(concat, "an SE-BN-Inception block ends in a two-bottom Scale of the Concat by its SE gate")
+        fail(concat, "an SE-BN-Inception block ends in a two-bottom Scale of the Concat by its SE gate")
     reshape = g.made_by(gate.bottoms[1], "Reshape", gate)
     sigmoid = g.made_by(reshape.bottoms[0], "Sigmoid", reshape)
     up = g.made_by(sigmoid.bottoms[0], "Convolution", sigmoid)
@@ -122,9 +123,9 @@ def _block(g: _Graph, x: str, context: Layer) -> tuple[InceptionBlock, str]:
     down = g.made_by(relu.bottoms[0], "Convolution", relu)
     squeeze = g.made_by(down.bottoms[0], "Pooling", down)
     if squeeze.bottoms[0] != concat.tops[0]:
-        _fail(squeeze, f"the SE gate must squeeze the Concat '{g.net.blob_of[concat.tops[0]]}'")
+        fail(squeeze, f"the SE gate must squeeze the Concat '{g.net.blob_of[concat.tops[0]]}'")
     if sorted(r.name for r in g.readers[concat.tops[0]]) != sorted([gate.name, squeeze.name]):
-        _fail(concat, "its output must feed only the SE squeeze and the gating Scale")
+        fail(concat, "its output must feed only the SE squeeze and the gating Scale")
     return InceptionBlock(kind, branches, concat, down, up, [squeeze, relu, sigmoid, reshape, gate]), gate.tops[0]
 
 
@@ -132,7 +133,7 @@ def read_inception(net: Net) -> InceptionStructure:
     """The SE-BN-Inception in `net`, or a ConvertError naming the first layer that does not fit."""
     if len(net.inputs) != 1:
         raise ConvertError(f"net '{net.name}' has {len(net.inputs)} inputs; timm's models take one image")
-    g = _Graph(net)
+    g = Graph(net)
     stem, pools, value = _stem(g, net)
     blocks, context = [], pools[-1]
     while any(r.type in ("Convolution", "Pooling") for r in g.readers.get(value, [])) and len(g.readers[value]) > 1:
@@ -148,10 +149,10 @@ def read_inception(net: Net) -> InceptionStructure:
 
 
 def _layers(s: InceptionStructure) -> list[Layer]:
-    out = [layer for u in s.stem for layer in _unit_layers(u)] + s.pools
+    out = [layer for u in s.stem for layer in unit_layers(u)] + s.pools
     for block in s.blocks:
         for branch in block.branches:
-            out += ([branch.pool] if branch.pool else []) + [layer for u in branch.units for layer in _unit_layers(u)]
+            out += ([branch.pool] if branch.pool else []) + [layer for u in branch.units for layer in unit_layers(u)]
         out += [block.concat, block.down, block.up, *block.layers]
     return out + [s.head_pool, s.classifier, *s.extra]
 
@@ -161,26 +162,26 @@ def _layers(s: InceptionStructure) -> list[Layer]:
 
 def _check_pool(layer: Layer, net: Net, kinds: tuple[int, ...], kernel: int, stride: int, pad: int, role: str) -> None:
     p = layer.param.pooling_param
-    found = pool_geometry(p, *net.shapes[layer.bottoms[0]][2:])
+    found = pool_window(layer, net)
     if p.pool not in kinds or p.global_pooling or found != ([kernel] * 2, [stride] * 2, [pad] * 2) or p.round_mode != caffe_pb2.PoolingParameter.CEIL:
-        _fail(layer, f"as {role} of {MODEL} it must pool {kernel}x{kernel}/{stride} pad {pad}, rounding up")
+        fail(layer, f"as {role} of {MODEL} it must pool {kernel}x{kernel}/{stride} pad {pad}, rounding up")
 
 
 def _check_gate(block: InceptionBlock, net: Net, channels: int, squeeze: int, name: str) -> None:
-    _expect(block.down, ConvSpec(1, 1, 0, 1, squeeze, True), MODEL, f"{name}.se.fc1")
-    _expect(block.up, ConvSpec(1, 1, 0, 1, channels, True), MODEL, f"{name}.se.fc2")
+    expect(block.down, ConvSpec(1, 1, 0, 1, squeeze, True), MODEL, f"{name}.se.fc1")
+    expect(block.up, ConvSpec(1, 1, 0, 1, channels, True), MODEL, f"{name}.se.fc2")
     pool, _, _, reshape, gate = block.layers
     p = pool.param.pooling_param
     height, width = net.shapes[pool.bottoms[0]][2:]
-    kernel, _, pad = pool_geometry(p, height, width)
+    kernel, _, pad = pool_window(pool, net)
     if p.pool != caffe_pb2.PoolingParameter.AVE or kernel != [height, width] or any(pad):
-        _fail(pool, "the SE squeeze must average the whole map")
+        fail(pool, "the SE squeeze must average the whole map")
     n = net.shapes[block.concat.tops[0]][0]
     if tuple(net.shapes[reshape.tops[0]]) != (n, channels):
-        _fail(reshape, f"the SE gate must be reshaped to N x {channels}")
+        fail(reshape, f"the SE gate must be reshaped to N x {channels}")
     sp = gate.param.scale_param
     if sp.axis != 0 or sp.bias_term:
-        _fail(gate, "the SE Scale must multiply per (sample, channel): axis 0, no bias")
+        fail(gate, "the SE Scale must multiply per (sample, channel): axis 0, no bias")
 
 
 def _widths(s: InceptionStructure) -> dict:
@@ -202,10 +203,10 @@ def _check(s: InceptionStructure, net: Net, widths: dict) -> None:
     if [b.kind for b in s.blocks] != kinds:
         raise ConvertError(f"net '{net.name}': inception blocks {''.join(b.kind for b in s.blocks)}; SE-BN-Inception's are {''.join(kinds)}")
     if net.shapes[s.stem[0].conv.bottoms[0]][1] != 3:
-        _fail(s.stem[0].conv, f"{MODEL} takes 3-channel images")
+        fail(s.stem[0].conv, f"{MODEL} takes 3-channel images")
     c1, c2r, c2 = widths["stem"]
     for unit, spec, role in zip(s.stem, [ConvSpec(7, 2, 3, 1, c1), ConvSpec(1, 1, 0, 1, c2r), ConvSpec(3, 1, 1, 1, c2)], ["conv1", "conv2_reduce", "conv2"]):
-        _check_unit(unit, spec, MODEL, role)
+        check_unit(unit, spec, MODEL, role)
     for pool, role in zip(s.pools, ["pool1", "pool2"]):
         _check_pool(pool, net, (caffe_pb2.PoolingParameter.MAX,), 3, 2, 0, role)
     for name, block in zip(BLOCK_NAMES, s.blocks):
@@ -220,7 +221,7 @@ def _check(s: InceptionStructure, net: Net, widths: dict) -> None:
             _check_pool(block.branches[2].pool, net, (caffe_pb2.PoolingParameter.MAX,), 3, 2, 0, f"{name}.pool")
         units = [(u, n) for b, (_, names) in zip(block.branches, BRANCHES[block.kind]) for u, n in zip(b.units, names)]
         for (unit, role), (k, stride, pad, width) in zip(units, specs):
-            _check_unit(unit, ConvSpec(k, stride, pad, 1, width), MODEL, f"{name}.{role}")
+            check_unit(unit, ConvSpec(k, stride, pad, 1, width), MODEL, f"{name}.{role}")
         _check_gate(block, net, channels, squeeze, name)
     check_head(s.head_pool, s.classifier, net)
 
@@ -245,13 +246,13 @@ def inception_model(net: Net) -> tuple[InceptionStructure, dict]:
 def inception_entries(s: InceptionStructure) -> dict:
     entries: dict = {}
     for name, unit in zip(["conv1", "conv2_reduce", "conv2"], s.stem):
-        entries |= _conv(f"{name}.conv", unit.conv) | _bn(f"{name}.bn", unit)
+        entries |= conv_entries(f"{name}.conv", unit.conv) | bn_entries(f"{name}.bn", unit)
     for name, block in zip(BLOCK_NAMES, s.blocks):
         for branch, (_, roles) in zip(block.branches, BRANCHES[block.kind]):
             for unit, role in zip(branch.units, roles):
-                entries |= _conv(f"{name}.{role}.conv", unit.conv) | _bn(f"{name}.{role}.bn", unit)
-        entries |= _conv(f"{name}.se.fc1", block.down, bias=True) | _conv(f"{name}.se.fc2", block.up, bias=True)
-    weight, bias = _blobs(s.classifier, 2)
+                entries |= conv_entries(f"{name}.{role}.conv", unit.conv) | bn_entries(f"{name}.{role}.bn", unit)
+        entries |= conv_entries(f"{name}.se.fc1", block.down, bias=True) | conv_entries(f"{name}.se.fc2", block.up, bias=True)
+    weight, bias = blobs_of(s.classifier, 2)
     entries["last_linear.weight"] = (weight.reshape(weight.shape[0], -1), f"'{s.classifier.name}'[0]")
     entries["last_linear.bias"] = (bias.reshape(-1), f"'{s.classifier.name}'[1]")
     return entries

@@ -11,8 +11,8 @@ label_descriptions timm's own ImageNet class names (timm.data.ImageNetInfo).
 """
 from __future__ import annotations
 
-from . import class_order as classes
-from .input_space import Convention
+from ..edits import class_order as classes
+from ..edits.input_space import Convention
 
 TAG = "caffe_in1k"  # the weights: the official Caffe release, trained on ImageNet-1k
 ORIGIN_URL = "https://github.com/hujie-frank/SENet"
