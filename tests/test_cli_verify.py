@@ -63,13 +63,15 @@ def test_verify_torch_pt2_and_onnx_pass_with_a_json_report(converted, tmp_path):
     data = json.loads(report.read_text())
     assert data["ok"] and data["batch"] == 3 and data["tolerance"] == 2e-5
     names = [b["name"] for b in data["backends"]]
-    assert names == ["torch cpu", "torch cpu, as deployed", "pt2 cpu (tiny-senet.pt2)", "onnxruntime cpu (tiny-senet.onnx)"]
-    torch_row, deployed_row, pt2_row, ort_row = data["backends"]
+    assert names == ["torch cpu", "torch cpu, as deployed", "pt2 cpu (tiny-senet.pt2)", "onnxruntime cpu (tiny-senet.onnx)",
+                     "onnx.reference cpu (tiny-senet.onnx)"]
+    torch_row, deployed_row, pt2_row, ort_row, reference_row = data["backends"]
     assert torch_row["compared"] == torch_row["total"] == 68
     # the one-pass graph, at the final value of every Caffe blob the net computes
     net = load_net(PROTO, MODEL)
     assert deployed_row["compared"] == len(set(net.final.values()) - set(net.inputs)) > 20
     assert pt2_row["compared"] == 1 and ort_row["compared"] >= 60
+    assert reference_row["compared"] == ort_row["compared"] and reference_row["ok"]
     assert torch_row["top1_agreement"] == [3, 3]
 
 

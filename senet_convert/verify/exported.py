@@ -73,6 +73,7 @@ class OnnxFile:
     tensors: set[str]  # names of every node output
     ours: bool  # written by senet-convert: tensors named after Caffe values
     external: bool  # weights in external data files
+    op_types: frozenset[str] = frozenset()
 
 
 def load_onnx(path, net: Net) -> OnnxFile:
@@ -100,7 +101,7 @@ def load_onnx(path, net: Net) -> OnnxFile:
         raise ConvertError(f"{path}: none of its outputs {[o.name for o in model.graph.output]} is a blob of net '{net.name}'")
     return OnnxFile(
         path, outputs, ox.tensor_names(model), any(p.key == "senet_convert.version" for p in model.metadata_props),
-        ox.uses_external_data(model),
+        ox.uses_external_data(model), frozenset(node.op_type for node in model.graph.node),
     )
 
 
@@ -157,3 +158,6 @@ def onnx_backend(onnx_file: OnnxFile, net, inputs, oracle, order, devices, toler
         if caffe is not None:
             add_caffe_row(report, label, values, caffe, net, tolerance)
         del values
+    from .onnx_reference import reference_backend
+
+    reference_backend(onnx_file, exposed, net, inputs, oracle, order, tolerance, caffe, report, log)
