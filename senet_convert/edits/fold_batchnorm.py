@@ -178,12 +178,10 @@ def _folded_net(net: Net, layers: list[Layer], real) -> Net:
         unused_weights=list(net.unused_weights),
     )
 
-def fold(net: Net, keep: Iterable[str] = ()) -> tuple[Net, Folding]:
-    """The folded net (a new Net sharing the untouched layers) and what was folded.
 
-    `keep` are value names that must survive (requested outputs): no chain folds across them.
-    """
-    folding = Folding()
+def _without_identities(net: Net, folding: Folding):
+    """(layers, alias, real): the layers without Dropout and Split (their readers read the bottom), each
+    removed top's alias, and `real(value)`, the value that holds a name's numbers."""
     alias: dict[str, str] = {}
 
     def real(value: str) -> str:
@@ -200,7 +198,16 @@ def fold(net: Net, keep: Iterable[str] = ()) -> tuple[Net, Folding]:
             continue
         bottoms = tuple(real(b) for b in layer.bottoms)
         layers.append(layer if bottoms == layer.bottoms else dataclasses.replace(layer, bottoms=bottoms))
+    return layers, alias, real
 
+
+def fold(net: Net, keep: Iterable[str] = ()) -> tuple[Net, Folding]:
+    """The folded net (a new Net sharing the untouched layers) and what was folded.
+
+    `keep` are value names that must survive (requested outputs): no chain folds across them.
+    """
+    folding = Folding()
+    layers, alias, real = _without_identities(net, folding)
     keep = {real(v) for v in keep} | {real(v) for v in net.outputs}
     readers: dict[str, list[Layer]] = defaultdict(list, dataclasses.replace(net, layers=layers).readers())
 
@@ -231,10 +238,7 @@ def fold(net: Net, keep: Iterable[str] = ()) -> tuple[Net, Folding]:
             chain = [(layer, own)] + chain_after(layer.tops[0])
             if len(chain) == 1 and layer.type == "Scale":
                 chain = []  # a lone Scale with a per-channel blob is already what a chain would become
-        if not chain:
-            out.append(layer)
-            continue
-        out.append(_fold_chain(head, chain, net, folding, absorbed))
+        out.append(_fold_chain(head, chain, net, folding, absorbed) if chain else layer)
 
     for value in alias:
         folding.aliases[value] = real(value)
