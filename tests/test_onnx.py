@@ -22,6 +22,7 @@ from senet_convert.export.provenance import sha256
 from senet_convert.export.onnx_files import tensor_header, write_inline
 from senet_convert.loader import load_net
 from senet_convert.verify import onnxruntime as ort
+from senet_convert.verify.compare import relative_error
 
 TINY = (FIXTURES / "tiny-senet.prototxt", FIXTURES / "tiny-senet.caffemodel")
 TOLERANCE = 2e-5
@@ -45,7 +46,7 @@ def _oracle(net, x, **kwargs):
 
 
 def _relative(x, ref):
-    return float(np.abs(x - ref).max() / np.abs(ref).max())
+    return relative_error(np.asarray(x, np.float64), ref)
 
 
 def test_graph_is_standard_checked_and_named_after_caffe(tiny_file):

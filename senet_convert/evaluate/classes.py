@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import class_order as ilsvrc
+from ..edits import class_order as ilsvrc
 from ..errors import ConvertError
 from .labels import Labels
 

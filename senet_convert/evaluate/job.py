@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import input_space as spaces
+from ..edits import input_space as spaces
 from ..errors import ConvertError
 from ..export.provenance import sha256
 from ..verify.inputs import SENET_MEAN_BGR

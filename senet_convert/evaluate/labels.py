@@ -19,8 +19,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import class_order as ilsvrc
+from ..edits import class_order as ilsvrc
 from ..errors import ConvertError
+from ..files import no_such_file
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"})
 LABEL_ORDERS = ("auto", "caffe", "sorted", "model")
@@ -86,7 +87,7 @@ def _read_lines(path: Path) -> list[tuple[int, list[str]]]:
             raise ConvertError(f"{path}: {size:,} bytes is too large for a label file")
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise ConvertError(f"{path}: no such file") from None
+        raise no_such_file(path) from None
     except UnicodeDecodeError as exc:
         raise ConvertError(f"{path}: not a text file (byte {exc.start} is not UTF-8)") from None
     except IsADirectoryError:

@@ -21,8 +21,9 @@ from typing import Callable
 
 import numpy as np
 
-from .. import input_space as spaces
+from ..edits import input_space as spaces
 from ..errors import ConvertError
+from ..files import require_file
 from . import official
 
 
@@ -168,6 +169,5 @@ def load_model(first: Path, second: Path | None, *, global_pooling=False, mean=N
     loaders = {".pt": from_checkpoint, ".pt2": from_pt2, ".onnx": lambda p, mean: from_onnx(p, mean=mean, device=device)}
     if first.suffix.lower() not in loaders:
         raise ConvertError(f"{first}: evaluate reads PROTOTXT CAFFEMODEL, .pt, .pt2, .onnx, NAME.timm.pth or a timm folder")
-    if not first.is_file():
-        raise ConvertError(f"{first}: no such file")
+    require_file(first)
     return loaders[first.suffix.lower()](first, mean=mean)

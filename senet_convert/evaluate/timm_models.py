@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import input_space as spaces
+from ..edits import input_space as spaces
 from ..errors import ConvertError
+from ..files import require_file
 from . import official
 from .models import Model, torch_model
 
@@ -100,8 +101,7 @@ def from_timm_weights(path: Path) -> Model:
 
     stem = path.name[: -len(".timm.pth")] if path.name.endswith(".timm.pth") else path.name[: -len(".timm.json")]
     pth, release, folder = path.with_name(f"{stem}.timm.pth"), path.with_name(f"{stem}.timm.json"), path.with_name(stem)
-    if not pth.is_file():
-        raise ConvertError(f"{pth}: no such file")
+    require_file(pth)
     if release.is_file():
         config, files = _release_config(release), [pth, release]
     elif (folder / "config.json").is_file():
