@@ -4,7 +4,7 @@ domain only), the assembler joins them into one graph over the IR's value names.
 Every value the net computes (for the requested outputs) is a tensor named after it, in-place
 writes included (`conv1@relu1`, graph.py); graph outputs are named after their Caffe blob
 (`prob`), inputs likewise. Weights become initializers named `<layer>.<role>` that share memory
-with the Net's blobs: nothing is copied until the file is written (onnx_export.py). No torch here.
+with the Net's blobs: nothing is copied until the file is written (export/onnx.py). No torch here.
 
 `assemble(net)` is the exact graph, `assemble(net, optimized=True)` expects a folded net
 (edits.fold_batchnorm) and lets emitters choose faster nodes of the same semantics; `optimized_graph`

@@ -1,4 +1,4 @@
-"""SE-BN-Inception's Caffe weights as a state_dict for timm's `se_bn_inception` (senet_convert/se_bn_inception.py).
+"""SE-BN-Inception's Caffe weights as a state_dict for timm's `se_bn_inception` (se_bn_inception.py).
 
 The mapping is read off the graph, as for the residual SENets (structure.py):
   stem    two Convolution-BatchNorm-Scale-ReLU units around a Pooling (conv1, pool1), two more

@@ -136,7 +136,7 @@ def deployed_backends(net, inputs, oracle, order, devices, outputs, tolerance, r
 
 
 def optimized_backends(net, inputs, oracle, order, devices, tolerance, report, log) -> None:
-    """The optimized graph (optimize.py) on each device, at every value it still has.
+    """The optimized graph (to_torch/optimize.py) on each device, at every value it still has.
 
     A value a fold removed (a raw conv output, a BatchNorm output before its Scale) is not compared;
     any other value missing from the optimized graph is an error.
