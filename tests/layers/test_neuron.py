@@ -116,6 +116,8 @@ REFUSALS = {
     "exp-base-nan": ("Exp", [X], "exp_param { base: nan }", 1, "base nan must be positive"),
     "log-base-1": ("Log", [X], "log_param { base: 1 }", 1, "base 1 must be positive and not 1"),
     "prelu-1d": ("PReLU", [(5,)], "", 1, "needs a channel axis"),
+    "exp-base-inf": ("Exp", [X], "exp_param { base: inf }", 1, "base inf must be finite"),
+    "log-base-inf": ("Log", [X], "log_param { base: inf }", 1, "base inf must be finite"),
 }
 
 test_loader_refuses = loader_refusal_test(REFUSALS)

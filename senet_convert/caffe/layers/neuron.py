@@ -1,14 +1,16 @@
 """Caffe's remaining element-wise ("neuron") layers: one bottom, one top of its shape.
 
 AbsVal, BNLL: no parameters. Clip: min and max, both required (BVLC's schema marks them required).
-ELU: alpha (default 1). Exp: base (-1, the default, means e; otherwise positive: Caffe's CHECK_GT,
-which a NaN base fails too), scale (default 1), shift (default 0). Log: the same, and base not 1.
-Power: power (default 1), scale (default 1), shift (default 0). PReLU: one blob, the slopes, (C,) or,
-with channel_shared, one value of shape (); the bottom needs a channel axis. Swish: beta (default 1).
-Threshold: threshold (default 0). The values are Caffe's float32 ones, as the schema holds them.
+ELU: alpha (default 1). Exp: base (-1, the default, means e; otherwise positive and finite: Caffe's
+CHECK_GT, which a NaN base fails too, and its check of log(base)), scale (default 1), shift (default 0).
+Log: the same, and base not 1. Power: power (default 1), scale (default 1), shift (default 0).
+PReLU: one blob, the slopes, (C,) or, with channel_shared, one value of shape (); the bottom needs a
+channel axis. Swish: beta (default 1). Threshold: threshold (default 0). The values are Caffe's float32
+ones, as the schema holds them.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .registry import fmt, layer_type, require
@@ -69,8 +71,9 @@ def elu(param, shapes):
 def _base(base: float, what: str, allow_one: bool) -> float | None:
     if base == -1:
         return None
-    # `not base > 0` refuses NaN too, as Caffe's CHECK_GT does
+    # `not base > 0` refuses NaN too, as Caffe's CHECK_GT does; Caffe also checks that log(base) is finite
     require(base > 0 and (allow_one or base != 1), f"{what} base {base:g} must be positive{'' if allow_one else ' and not 1'} (or -1 for e)")
+    require(math.isfinite(base), f"{what} base {base:g} must be finite (Caffe refuses an infinite log(base))")
     return base
 
 
