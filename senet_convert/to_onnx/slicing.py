@@ -39,7 +39,9 @@ def emit_slice(layer: Layer, p, g: LayerNodes) -> None:
         g.node("Identity", g.inputs, output=g.outputs[0])
         return
     require(axis != 0, layer, "the batch axis cannot be sliced in an ONNX file with a dynamic batch")
-    sizes = [top[axis] for top in g.output_shapes]
+    extent = g.input_shapes[0][axis]
+    points = p.points or tuple(extent // p.parts * i for i in range(1, p.parts))
+    sizes = [b - a for a, b in zip((0, *points), (*points, extent))]
     split = g.ints("split", sizes)
     name = g.node_names.fresh(f"{layer.name}/Split")
     from onnx import helper
