@@ -12,6 +12,7 @@ from senet_convert import reference
 from senet_convert.caffe import caffe_pb2
 from senet_convert.caffe.layers import SPECS
 from senet_convert.cli import main
+from senet_convert.errors import ConvertError
 from senet_convert.graph import Layer, Net
 from senet_convert.loader import net_from_text
 from senet_convert.to_torch import caffe_name, lower
@@ -151,6 +152,36 @@ def lowering_grid_test(cases: dict):
     @pytest.mark.parametrize("type_, bottoms, params, tops", grid(cases))
     def test(type_, bottoms, params, tops):
         assert_matches_oracle(layer_net(type_, params, *bottoms, tops=tops))
+
+    return test
+
+
+def assert_both(type_: str, params: str, *inputs, expected, blobs=None, rtol=1e-6, tops: int = 1) -> None:
+    """The oracle and the torch lowering of a one-layer net on `inputs` (float32, as Caffe holds them) both
+    give `expected` (one array, or a list of one per top when tops > 1)."""
+    arrays = [np.asarray(x, dtype=np.float32) for x in inputs]
+    oracle = forward(type_, params, *arrays, blobs=blobs or (), tops=tops)
+    net = layer_net(type_, params, *(a.shape for a in arrays), tops=tops, blobs=blobs)
+    got = run_torch(net, {f"x{i}": a for i, a in enumerate(arrays)})
+    lowered = [g.numpy() for g in ([got] if tops == 1 else list(got))]
+    want = expected if tops > 1 else [expected]
+    for backend, outs in (("oracle", oracle), ("torch", lowered)):
+        assert len(outs) == len(want), backend
+        for top, w in zip(outs, want):
+            w = np.asarray(w, dtype=np.float64)
+            assert top.shape == w.shape, (backend, top.shape, w.shape)
+            np.testing.assert_allclose(top, w, rtol=rtol, atol=1e-7, equal_nan=True, err_msg=backend)
+
+
+def loader_refusal_test(cases: dict):
+    """A test over `cases` (name -> (type, bottom shapes, params, tops, message)): the loader refuses each
+    one-layer net in one line naming the layer."""
+
+    @pytest.mark.parametrize("type_, bottoms, params, tops, message", grid(cases))
+    def test(type_, bottoms, params, tops, message):
+        with pytest.raises(ConvertError, match=message) as info:
+            layer_net(type_, params, *bottoms, tops=tops)
+        assert f"layer 'l' ({type_})" in str(info.value)
 
     return test
 

@@ -152,6 +152,14 @@ def test_shuffle_channel_by_hand(isolated):
     np.testing.assert_array_equal(reference.run(net, {"x": x})["y"], [[0, 3, 1, 4, 2, 5]])
 
 
+def test_a_plugin_type_is_shape_only_and_its_implementations_read_the_layer(isolated):
+    # Built-in types are read into typed parameters; a plugin's type keeps no parameters in its Setup.
+    plugins.load_plugin(SHUFFLE)
+    assert not shapes.RULES["ShuffleChannel"].module.startswith("senet_convert.caffe.layers.")
+    for backend in (oracle_registry.KERNELS, torch_registry.BUILDERS, onnx_registry.EMITTERS):
+        assert backend.reads_layer("ShuffleChannel"), backend.name
+
+
 def test_ssd_normalize_by_hand(isolated):
     plugins.load_plugin(NORMALIZE)
     from senet_convert.loader import net_from_text

@@ -28,13 +28,16 @@ def _module(relative: str):
     return module
 
 
-# The torch lowering's grids, read from the family files (tests/layers/) and the other layers' file.
+# The torch lowering's grids, read from the family files (tests/layers/).
 _POOLING, _CONV, _BATCHNORM = _module("layers/test_pooling.py"), _module("layers/test_conv.py"), _module("layers/test_batchnorm.py")
 POOLING, CONVOLUTION, BATCHNORM, X4 = _POOLING.POOLING, _CONV.CONVOLUTION, _BATCHNORM.BATCHNORM, _POOLING.X4
 SCALE = _module("layers/test_scale.py").SCALE
-ELEMENTWISE = {k: v[:3] for k, v in _module("layers/test_eltwise.py").GRID.items()}
+_ELTWISE = _module("layers/test_eltwise.py").GRID
+ELEMENTWISE = {k: v[:3] for k, v in _ELTWISE.items()}
 TENSOR = _module("layers/test_tensor.py").GRID
-MORE = _module("test_more_layers.py").GRID
+# The layers beyond the SENets', each at batches 1 and 3 too.
+MORE = {k: v for family in ("neuron", "deconv", "slicing", "reduction", "normalization", "spp") for k, v in _module(f"layers/test_{family}.py").GRID.items()}
+MORE.update({k: v for k, v in _ELTWISE.items() if k in ("eltwise-prod-2", "eltwise-max-4")})
 _TO_TORCH = _module("test_to_torch.py")
 SENET154_PARTS, SE_INCEPTION_GATE, _imports = _TO_TORCH.SENET154_PARTS, _TO_TORCH.SE_INCEPTION_GATE, _TO_TORCH._imports
 

@@ -18,7 +18,10 @@ import json
 from ..graph import Net
 from ..edits.input_space import ADAPTER_SUFFIX
 from ..export.model_card import PUBLISHED
-from ..shapes import conv_geometry
+from ..caffe.layers.conv import per_axis
+
+# (field, default) of a ConvolutionParameter's geometry, one value per spatial axis each
+_GEOMETRY = (("kernel", None), ("stride", 1), ("pad", 0), ("dilation", 1))
 
 FINGERPRINTS = {
     "0847fa0b81f2c07c398db58d2dd51e1afd0578fe23e117743b1f8f4038068c9d": "SE-BN-Inception",
@@ -57,7 +60,7 @@ def fingerprint(net: Net) -> str:
             continue
         if layer.type == "Convolution":
             p = layer.param.convolution_param
-            kernel, stride, pad, dilation = conv_geometry(p, 2)
+            kernel, stride, pad, dilation = (per_axis(p, name, 2, default) for name, default in _GEOMETRY)
             rows.append(["conv", p.num_output, list(kernel), list(stride), list(pad), list(dilation), p.group])
         elif layer.type == "InnerProduct":
             rows.append(["fc", layer.param.inner_product_param.num_output])

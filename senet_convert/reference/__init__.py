@@ -18,6 +18,7 @@ from ..graph import Layer, Net
 # Importing a family registers its kernels.
 from . import activation, batchnorm, conv, eltwise, inner_product, lrn, pooling, scale, softmax, tensor
 from . import deconv, embed, neuron, normalization, parameter, reduction, slicing, spp
+from .common import DataError
 from .registry import KERNELS, Kernel, kernel_for, register
 
 SUPPORTED_TYPES: tuple[str, ...] = KERNELS.types()
@@ -30,11 +31,14 @@ def forward(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
     kernel = kernel_for(layer)
     setup = setup_of(layer, [x.shape for x in inputs])
     check_blobs(layer, setup)
-    if KERNELS.reads_layer(layer.type):  # a shape-only type: the kernel reads layer.param itself
+    if KERNELS.reads_layer(layer.type):  # a plugin's shape-only type: the kernel reads layer.param itself
         return kernel(layer, inputs)
     dtype = inputs[0].dtype if inputs else np.dtype(np.float64)
     blobs = [np.asarray(b).astype(dtype, copy=False) for b in layer.blobs]
-    return kernel(setup.params, inputs, blobs)
+    try:
+        return kernel(setup.params, inputs, blobs)
+    except DataError as exc:
+        raise ConvertError(f"{layer.where()}: {exc}") from None
 
 
 def run(

@@ -8,25 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Layer
-from .common import blob, n_inputs, require
+from .common import DataError
 from .registry import register
 
 
 @register("Embed")
-def embed(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    n_inputs(layer, inputs, 1)
+def embed(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
     (x,) = inputs
-    p = layer.param.embed_param
-    require(p.num_output > 0 and p.input_dim > 0, layer, "embed_param needs positive num_output and input_dim")
-    weight = blob(layer, 0, x.dtype, (p.input_dim, p.num_output))
     index = x.astype(np.int64)
-    require(bool(np.all(index == x)), layer, "its input holds values that are not whole numbers (indices)")
-    require(
-        bool(np.all((index >= 0) & (index < p.input_dim))), layer,
-        f"its input holds indices outside [0, {p.input_dim})",
-    )
-    y = weight[index]
-    if p.bias_term:
-        y = y + blob(layer, 1, x.dtype, (p.num_output,))
-    return [y]
+    if not np.all(index == x):
+        raise DataError("its input holds values that are not whole numbers (indices)")
+    if not np.all((index >= 0) & (index < p.input_dim)):
+        raise DataError(f"its input holds indices outside [0, {p.input_dim})")
+    y = blobs[0][index]
+    return [y + blobs[1] if p.bias_term else y]

@@ -20,14 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Layer
-from .common import blob, n_inputs, require, scalar
+from .common import scalar
 from .registry import register
-
-
-def _one(layer: Layer, inputs: list[np.ndarray]) -> np.ndarray:
-    n_inputs(layer, inputs, 1)
-    return inputs[0]
 
 
 def _f32(value: float, dtype) -> np.generic:
@@ -35,47 +29,41 @@ def _f32(value: float, dtype) -> np.generic:
 
 
 @register("AbsVal")
-def absval(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    return [np.abs(_one(layer, inputs))]
+def absval(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
+    return [np.abs(inputs[0])]
 
 
 @register("BNLL")
-def bnll(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    x = _one(layer, inputs)
+def bnll(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
+    (x,) = inputs
     one = scalar(1, x.dtype)
     with np.errstate(over="ignore", invalid="ignore"):  # each branch overflows only where it is not taken
         return [np.where(x > 0, x + np.log(one + np.exp(-x)), np.log(one + np.exp(x)))]
 
 
 @register("Clip")
-def clip(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    x = _one(layer, inputs)
-    p = layer.param.clip_param
-    require(p.HasField("min") and p.HasField("max"), layer, "clip_param needs both min and max")
-    low, high = _f32(p.min, x.dtype), _f32(p.max, x.dtype)
+def clip(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
+    (x,) = inputs
+    low, high = _f32(p.low, x.dtype), _f32(p.high, x.dtype)
     upper = np.where(high < x, high, x)  # std::min(x, max): x unless max < x (NaN stays NaN)
     return [np.where(upper > low, upper, low)]  # std::max(min, .): min unless min < . (NaN -> min)
 
 
 @register("ELU")
-def elu(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    x = _one(layer, inputs)
-    alpha = _f32(layer.param.elu_param.alpha, x.dtype)
+def elu(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
+    (x,) = inputs
+    alpha = _f32(p.value, x.dtype)
     return [np.maximum(x, 0) + alpha * (np.exp(np.minimum(x, 0)) - 1)]
 
 
-def _log_base(layer: Layer, base: float, what: str) -> float:
-    if base == -1:
-        return 1.0
-    require(base > 0, layer, f"{what} base {base:g} must be positive (or -1 for e)")
-    return float(np.log(np.float64(np.float32(base))))
+def _ln_base(base: float | None) -> float:
+    return 1.0 if base is None else float(np.log(np.float64(np.float32(base))))
 
 
 @register("Exp")
-def exp(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    x = _one(layer, inputs)
-    p = layer.param.exp_param
-    ln_base = _log_base(layer, p.base, "Exp")
+def exp(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
+    (x,) = inputs
+    ln_base = _ln_base(p.base)
     inner = scalar(ln_base * np.float32(p.scale), x.dtype)
     outer = scalar(np.exp(ln_base * np.float64(np.float32(p.shift))), x.dtype)
     with np.errstate(over="ignore"):
@@ -83,20 +71,17 @@ def exp(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
 
 
 @register("Log")
-def log(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    x = _one(layer, inputs)
-    p = layer.param.log_param
-    ln_base = _log_base(layer, p.base, "Log")
-    require(ln_base != 0, layer, "Log base 1 has no logarithm")
+def log(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
+    (x,) = inputs
+    ln_base = _ln_base(p.base)  # never 0: the reading refuses base 1
     value = _f32(p.shift, x.dtype) + _f32(p.scale, x.dtype) * x
     with np.errstate(divide="ignore", invalid="ignore"):
         return [np.log(value) / scalar(ln_base, x.dtype)]
 
 
 @register("Power")
-def power(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    x = _one(layer, inputs)
-    p = layer.param.power_param
+def power(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
+    (x,) = inputs
     exponent, scale, shift = (_f32(v, x.dtype) for v in (p.power, p.scale, p.shift))
     if exponent * scale == 0:  # Caffe's shortcut: the input is not read at all
         value = scalar(1, x.dtype) if exponent == 0 else np.power(shift, exponent)
@@ -106,25 +91,21 @@ def power(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
 
 
 @register("PReLU")
-def prelu(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    x = _one(layer, inputs)
-    require(x.ndim >= 2, layer, f"input of shape {x.shape} has no channel axis")
-    shared = layer.param.prelu_param.channel_shared
-    slope = blob(layer, 0, x.dtype, () if shared else (x.shape[1],))
-    slope = slope.reshape((1, -1) + (1,) * (x.ndim - 2))
+def prelu(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
+    (x,) = inputs
+    slope = blobs[0].reshape((1, -1) + (1,) * (x.ndim - 2))  # (C,), or () with channel_shared
     return [np.maximum(x, 0) + slope * np.minimum(x, 0)]
 
 
 @register("Swish")
-def swish(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    x = _one(layer, inputs)
-    beta, half = _f32(layer.param.swish_param.beta, x.dtype), scalar(0.5, x.dtype)
+def swish(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
+    (x,) = inputs
+    beta, half = _f32(p.value, x.dtype), scalar(0.5, x.dtype)
     return [x * (half * np.tanh(half * (beta * x)) + half)]
 
 
 @register("Threshold")
-def threshold(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    x = _one(layer, inputs)
-    t = _f32(layer.param.threshold_param.threshold, x.dtype)
+def threshold(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
+    (x,) = inputs
+    t = _f32(p.value, x.dtype)
     return [(x > t).astype(x.dtype)]
-

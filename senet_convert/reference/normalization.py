@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Layer
-from .common import n_inputs, require, scalar
+from .common import scalar
 from .registry import register
 
 
 @register("MVN")
-def mvn(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    n_inputs(layer, inputs, 1)
+def mvn(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
     (x,) = inputs
-    require(1 <= x.ndim <= 4, layer, f"input of shape {x.shape}: MVN takes 1 to 4 axes")
     x = x.reshape(x.shape + (1,) * (4 - x.ndim))
-    p = layer.param.mvn_param
     rows = x.reshape(x.shape[0] if p.across_channels else x.shape[0] * x.shape[1], -1)
     centred = rows - rows.mean(axis=1, keepdims=True)
     if p.normalize_variance:

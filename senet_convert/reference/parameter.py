@@ -3,13 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Layer
-from .common import blob, n_inputs
 from .registry import register
 
 
 @register("Parameter")
-def parameter(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    n_inputs(layer, inputs, 0)
-    shape = tuple(int(d) for d in layer.param.parameter_param.shape.dim)
-    return [blob(layer, 0, np.float32, shape).copy()]  # run() casts it to the working dtype
+def parameter(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
+    return [blobs[0].reshape(p.shape).copy()]  # run() casts it to the working dtype

@@ -14,31 +14,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..caffe import caffe_pb2
-from ..graph import Layer
-from .common import canonical_axis, fail, n_inputs, require, scalar
+from .common import scalar
 from .registry import register
-
-R = caffe_pb2.ReductionParameter
 
 
 @register("Reduction")
-def reduction(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    n_inputs(layer, inputs, 1)
+def reduction(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
     (x,) = inputs
-    p = layer.param.reduction_param
-    axis = canonical_axis(layer, p.axis, x.ndim) if x.ndim else 0
-    flat = x.reshape(*x.shape[:axis], -1)
-    if p.operation == R.SUM:
-        y = flat.sum(axis=-1)
-    elif p.operation == R.ASUM:
-        y = np.abs(flat).sum(axis=-1)
-    elif p.operation == R.SUMSQ:
-        y = (flat * flat).sum(axis=-1)
-    elif p.operation == R.MEAN:
-        y = flat.sum(axis=-1) / scalar(flat.shape[-1], x.dtype)
-    else:
-        fail(layer, f"unknown Reduction operation {p.operation}")
+    flat = x.reshape(*x.shape[: p.axis], -1)
+    if p.operation == "asum":
+        flat = np.abs(flat)
+    elif p.operation == "sumsq":
+        flat = flat * flat
+    y = flat.sum(axis=-1)
+    if p.operation == "mean":
+        y = y / scalar(flat.shape[-1], x.dtype)
     return [np.asarray(y * scalar(np.float32(p.coeff), x.dtype), dtype=x.dtype)]
 
 
@@ -52,18 +42,12 @@ def _ranked(values: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @register("ArgMax")
-def argmax(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    n_inputs(layer, inputs, 1)
+def argmax(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
     (x,) = inputs
-    p = layer.param.argmax_param
-    require(p.top_k >= 1, layer, "top_k must be at least 1")
-    if p.HasField("axis"):
-        axis = canonical_axis(layer, p.axis, x.ndim)
-        require(p.top_k <= x.shape[axis], layer, f"top_k {p.top_k} exceeds axis {axis}'s extent {x.shape[axis]}")
-        indices, values = _ranked(np.moveaxis(x, axis, -1), p.top_k)
-        return [np.ascontiguousarray(np.moveaxis(values if p.out_max_val else indices, -1, axis))]
+    if p.axis is not None:
+        indices, values = _ranked(np.moveaxis(x, p.axis, -1), p.top_k)
+        return [np.ascontiguousarray(np.moveaxis(values if p.out_max_val else indices, -1, p.axis))]
     flat = x.reshape(x.shape[0], -1)
-    require(p.top_k <= flat.shape[1], layer, f"top_k {p.top_k} exceeds the {flat.shape[1]} values per sample")
     indices, values = _ranked(flat, p.top_k)
     rows = np.stack([indices, values], axis=1) if p.out_max_val else indices[:, None, :]
     return [rows.reshape(rows.shape + (1,) * (x.ndim - 3))]

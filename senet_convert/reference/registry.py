@@ -3,7 +3,7 @@
 A kernel is `forward(params, inputs, blobs) -> outputs`: `params` are the type's validated
 parameters (caffe.layers), `blobs` the learned blobs in the working dtype, checked against the
 shapes Caffe allocates. It never changes its inputs and returns one array per top in their dtype.
-A type registered shape-only (shapes.rule, plugins) has no typed parameters: its kernel is
+A type a plugin registers shape-only (shapes.rule) has no typed parameters: its kernel is
 `forward(layer, inputs)` and reads `layer.param` and `layer.blobs` itself.
 """
 from __future__ import annotations

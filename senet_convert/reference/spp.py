@@ -15,9 +15,10 @@ import numpy as np
 from ..caffe import caffe_pb2
 from ..caffe.layers import setup_of
 from ..graph import Layer
-from .common import n_inputs, require
 from .pooling import pooling
 from .registry import register
+
+P = caffe_pb2.PoolingParameter
 
 
 def level_geometry(size: int, level: int) -> tuple[int, int]:
@@ -27,24 +28,22 @@ def level_geometry(size: int, level: int) -> tuple[int, int]:
     return kernel, (kernel * bins - size + 1) // 2
 
 
+def _level_pooling(method: str, level: int, shape) -> object:
+    """The Pooling parameters of level `level`, read as the Pooling kernel takes them."""
+    (kh, ph), (kw, pw) = level_geometry(shape[2], level), level_geometry(shape[3], level)
+    param = caffe_pb2.LayerParameter(name=f"level {level}", type="Pooling")
+    param.pooling_param.pool = P.MAX if method == "max" else P.AVE
+    param.pooling_param.kernel_h, param.pooling_param.kernel_w = kh, kw
+    param.pooling_param.stride_h, param.pooling_param.stride_w = kh, kw
+    param.pooling_param.pad_h, param.pooling_param.pad_w = ph, pw
+    step = Layer(name=param.name, type="Pooling", bottoms=("x",), tops=("y",), param=param)
+    return setup_of(step, [shape]).params
+
+
 @register("SPP")
-def spp(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    n_inputs(layer, inputs, 1)
+def spp(p, inputs: list[np.ndarray], blobs) -> list[np.ndarray]:
     (x,) = inputs
-    require(x.ndim == 4, layer, f"input must have 4 axes (N, C, H, W), got shape {x.shape}")
-    p = layer.param.spp_param
-    require(p.HasField("pyramid_height") and p.pyramid_height >= 1, layer, "spp_param needs pyramid_height >= 1")
-    levels = []
-    for level in range(p.pyramid_height):
-        (kh, ph), (kw, pw) = level_geometry(x.shape[2], level), level_geometry(x.shape[3], level)
-        param = caffe_pb2.LayerParameter(name=layer.name, type="Pooling")
-        param.pooling_param.pool = p.pool
-        param.pooling_param.kernel_h, param.pooling_param.kernel_w = kh, kw
-        param.pooling_param.stride_h, param.pooling_param.stride_w = kh, kw
-        param.pooling_param.pad_h, param.pooling_param.pad_w = ph, pw
-        step = Layer(name=f"{layer.name} (level {level})", type="Pooling", bottoms=layer.bottoms, tops=layer.tops, param=param, line=layer.line)
-        (pooled,) = pooling(setup_of(step, [x.shape]).params, [x], [])
-        levels.append(pooled)
-    if p.pyramid_height == 1:
+    levels = [pooling(_level_pooling(p.method, level, x.shape), [x], [])[0] for level in range(p.levels)]
+    if p.levels == 1:
         return levels
     return [np.concatenate([level.reshape(x.shape[0], -1) for level in levels], axis=1)]

@@ -8,15 +8,12 @@ from onnx import TensorProto
 
 from ..graph import Layer
 from .nodes import LayerNodes
-from .registry import n_blobs, n_bottoms, register
+from .registry import register
 
 
 @register("Embed")
-def emit_embed(layer: Layer, g: LayerNodes) -> None:
+def emit_embed(layer: Layer, p, g: LayerNodes) -> None:
     """Embed: y = weight[x] (+ bias)."""
-    n_bottoms(layer, 1)
-    p = layer.param.embed_param
-    n_blobs(layer, 2 if p.bias_term else 1)
     index = g.node("Cast", [g.inputs[0]], to=TensorProto.INT64)
     rows = g.node("Gather", [g.blob(0, "weight", (p.input_dim, p.num_output)), index], output=None if p.bias_term else g.outputs[0], axis=0)
     if p.bias_term:

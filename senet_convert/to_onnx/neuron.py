@@ -23,7 +23,7 @@ import onnx
 
 from ..graph import Layer
 from .nodes import LayerNodes
-from .registry import register, require
+from .registry import register
 
 
 def _f32(value: float) -> float:
@@ -44,13 +44,13 @@ def _finish(g: LayerNodes, x: str) -> None:
 
 
 @register("AbsVal")
-def emit_absval(layer: Layer, g: LayerNodes) -> None:
+def emit_absval(layer: Layer, p, g: LayerNodes) -> None:
     """AbsVal: top = |x|."""
     g.node("Abs", g.inputs, output=g.outputs[0])
 
 
 @register("BNLL")
-def emit_bnll(layer: Layer, g: LayerNodes) -> None:
+def emit_bnll(layer: Layer, p, g: LayerNodes) -> None:
     """BNLL: top = x + log(1 + exp(-x)) for x > 0, log(1 + exp(x)) otherwise."""
     x = g.inputs[0]
     tail = g.node("Log", [g.node("Add", [g.node("Exp", [g.node("Neg", [g.node("Abs", [x])])]), g.scalar("one", 1.0)])])
@@ -58,53 +58,44 @@ def emit_bnll(layer: Layer, g: LayerNodes) -> None:
 
 
 @register("Clip")
-def emit_clip(layer: Layer, g: LayerNodes) -> None:
+def emit_clip(layer: Layer, p, g: LayerNodes) -> None:
     """Clip: top = max(min, min(x, max)), Caffe's std::min/std::max (NaN becomes min)."""
-    p = layer.param.clip_param
-    require(p.HasField("min") and p.HasField("max"), layer, "clip_param needs both min and max")
     x = g.inputs[0]
-    low, high = g.scalar("min", _f32(p.min)), g.scalar("max", _f32(p.max))
+    low, high = g.scalar("min", _f32(p.low)), g.scalar("max", _f32(p.high))
     upper = g.node("Where", [g.node("Less", [high, x]), high, x])
     g.node("Where", [g.node("Greater", [upper, low]), upper, low], output=g.outputs[0])
 
 
 @register("ELU")
-def emit_elu(layer: Layer, g: LayerNodes) -> None:
+def emit_elu(layer: Layer, p, g: LayerNodes) -> None:
     """ELU: top = max(x, 0) + alpha * (exp(min(x, 0)) - 1)."""
-    g.node("Elu", g.inputs, output=g.outputs[0], alpha=_f32(layer.param.elu_param.alpha))
+    g.node("Elu", g.inputs, output=g.outputs[0], alpha=_f32(p.value))
 
 
-def _ln_base(layer: Layer, base: float) -> float:
-    if base == -1:
-        return 1.0
-    require(base > 0, layer, f"base {base:g} must be positive (or -1 for e)")
-    return math.log(_f32(base))
+def _ln_base(base: float | None) -> float:
+    return 1.0 if base is None else math.log(_f32(base))
 
 
 @register("Exp")
-def emit_exp(layer: Layer, g: LayerNodes) -> None:
+def emit_exp(layer: Layer, p, g: LayerNodes) -> None:
     """Exp: top = base ^ (shift + scale * x), as Caffe computes it: base^shift * exp(ln(base) * scale * x)."""
-    p = layer.param.exp_param
-    ln_base = _ln_base(layer, p.base)
+    ln_base = _ln_base(p.base)
     inner, outer = ln_base * _f32(p.scale), math.exp(ln_base * _f32(p.shift))
     y = g.node("Exp", [_affine(g, g.inputs[0], inner, 0)])
     _finish(g, g.node("Mul", [y, g.scalar("outer", outer)]) if outer != 1 else y)
 
 
 @register("Log")
-def emit_log(layer: Layer, g: LayerNodes) -> None:
+def emit_log(layer: Layer, p, g: LayerNodes) -> None:
     """Log: top = log_base(shift + scale * x)."""
-    p = layer.param.log_param
-    ln_base = _ln_base(layer, p.base)
-    require(ln_base != 0, layer, "Log base 1 has no logarithm")
+    ln_base = _ln_base(p.base)  # never 0: the reading refuses base 1
     y = g.node("Log", [_affine(g, g.inputs[0], _f32(p.scale), _f32(p.shift))])
     _finish(g, g.node("Div", [y, g.scalar("ln_base", ln_base)]) if ln_base != 1 else y)
 
 
 @register("Power")
-def emit_power(layer: Layer, g: LayerNodes) -> None:
+def emit_power(layer: Layer, p, g: LayerNodes) -> None:
     """Power: top = (shift + scale * x) ^ power; a constant when power * scale == 0."""
-    p = layer.param.power_param
     power, scale, shift = _f32(p.power), _f32(p.scale), _f32(p.shift)
     if power * scale == 0:
         value = 1.0 if power == 0 else float(np.power(np.float32(shift), np.float32(power)))
@@ -116,26 +107,24 @@ def emit_power(layer: Layer, g: LayerNodes) -> None:
 
 
 @register("PReLU")
-def emit_prelu(layer: Layer, g: LayerNodes) -> None:
+def emit_prelu(layer: Layer, p, g: LayerNodes) -> None:
     """PReLU: top = max(x, 0) + slope[c] * min(x, 0), one slope per channel or one shared."""
     shape = g.input_shapes[0]
-    require(len(shape) >= 2, layer, f"input of shape {shape} has no channel axis")
-    shared = layer.param.prelu_param.channel_shared
-    slope = g.blob(0, "slope", () if shared else (shape[1],) + (1,) * (len(shape) - 2))
+    slope = g.blob(0, "slope", () if p.channel_shared else (shape[1],) + (1,) * (len(shape) - 2))
     g.node("PRelu", [g.inputs[0], slope], output=g.outputs[0])
 
 
 @register("Swish")
-def emit_swish(layer: Layer, g: LayerNodes) -> None:
+def emit_swish(layer: Layer, p, g: LayerNodes) -> None:
     """Swish: top = x * sigmoid(beta * x)."""
     x = g.inputs[0]
-    beta = _f32(layer.param.swish_param.beta)
+    beta = _f32(p.value)
     gate = g.node("Sigmoid", [_affine(g, x, beta, 0)])
     g.node("Mul", [x, gate], output=g.outputs[0])
 
 
 @register("Threshold")
-def emit_threshold(layer: Layer, g: LayerNodes) -> None:
+def emit_threshold(layer: Layer, p, g: LayerNodes) -> None:
     """Threshold: top = 1 if x > threshold else 0."""
-    above = g.node("Greater", [g.inputs[0], g.scalar("threshold", _f32(layer.param.threshold_param.threshold))])
+    above = g.node("Greater", [g.inputs[0], g.scalar("threshold", _f32(p.value))])
     g.node("Cast", [above], output=g.outputs[0], to=onnx.TensorProto.FLOAT)

@@ -9,14 +9,12 @@ import numpy as np
 
 from ..graph import Layer
 from .nodes import LayerNodes
-from .registry import n_bottoms, register
+from .registry import register
 
 
 @register("MVN")
-def emit_mvn(layer: Layer, g: LayerNodes) -> None:
+def emit_mvn(layer: Layer, p, g: LayerNodes) -> None:
     """MVN: y = (x - mean) / (std + eps), or x - mean."""
-    n_bottoms(layer, 1)
-    p = layer.param.mvn_param
     rows = g.node("Reshape", [g.inputs[0], g.ints("rows", [0, -1] if p.across_channels else [0, g.input_shapes[0][1], -1])])
     axis = [-1]
     centred = g.node("Sub", [rows, g.reduce("ReduceMean", rows, axis)])

@@ -13,25 +13,18 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto
 
-from ..caffe import caffe_pb2
 from ..graph import Layer
 from .nodes import LayerNodes
-from .registry import axis_index, fail, n_bottoms, register, require
+from .registry import register
 
-R = caffe_pb2.ReductionParameter
-_OPS = {R.SUM: "ReduceSum", R.ASUM: "ReduceL1", R.SUMSQ: "ReduceSumSquare", R.MEAN: "ReduceMean"}
+_OPS = {"sum": "ReduceSum", "asum": "ReduceL1", "sumsq": "ReduceSumSquare", "mean": "ReduceMean"}
 _INT64_MIN = -(2**63)
 
 
 @register("Reduction")
-def emit_reduction(layer: Layer, g: LayerNodes) -> None:
+def emit_reduction(layer: Layer, p, g: LayerNodes) -> None:
     """Reduction: y[leading axes] = coeff * reduce(x[leading axes, ...])."""
-    n_bottoms(layer, 1)
-    p = layer.param.reduction_param
-    if p.operation not in _OPS:
-        fail(layer, f"unknown Reduction operation {p.operation}")
-    shape = g.input_shapes[0]
-    axis = axis_index(layer, p.axis, len(shape))
+    axis = p.axis
     flat = g.node("Reshape", [g.inputs[0], g.ints("shape", [0] * axis + [-1])])
     coeff = float(np.float32(p.coeff))
     out = g.outputs[0] if coeff == 1 else None
@@ -56,15 +49,11 @@ def _ranked(g: LayerNodes, x: str, axis: int, n: int, k: int) -> tuple[str, str]
 
 
 @register("ArgMax")
-def emit_argmax(layer: Layer, g: LayerNodes) -> None:
+def emit_argmax(layer: Layer, p, g: LayerNodes) -> None:
     """ArgMax: indices (or values) of the top_k largest, along an axis or over each sample."""
-    n_bottoms(layer, 1)
-    p = layer.param.argmax_param
-    require(p.top_k >= 1, layer, "top_k must be at least 1")
     shape = g.input_shapes[0]
-    if p.HasField("axis"):
-        axis = axis_index(layer, p.axis, len(shape))
-        indices, values = _ranked(g, g.inputs[0], axis, shape[axis], p.top_k)
+    if p.axis is not None:
+        indices, values = _ranked(g, g.inputs[0], p.axis, shape[p.axis], p.top_k)
         g.node("Identity", [values if p.out_max_val else indices], output=g.outputs[0])
         return
     flat = g.node("Flatten", [g.inputs[0]], axis=1)

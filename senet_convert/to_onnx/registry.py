@@ -6,7 +6,7 @@ ONNX nodes (default domain only) through `g`, a `LayerNodes` (nodes.py) that nam
 node and holds the layer's initializers. `g.inputs` are the tensors of the layer's bottoms,
 `g.outputs` the names its tops must get, `g.input_shapes`/`g.output_shapes` the IR's shapes; the
 emitter's last nodes write the outputs. It never changes the layer. Its docstring opens with the Caffe
-semantics it reproduces. A type registered shape-only (more_shapes.py, plugins) has no typed
+semantics it reproduces. A type a plugin registers shape-only (shapes.rule) has no typed
 parameters: its emitter is `emit(layer, g)` and reads `layer.param` itself.
 
     @register("ReLU")
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..caffe.layers import Backend, check_blobs, setup_of
 from ..graph import Layer
-from ..layer_checks import axis_index, fail, n_blobs, n_bottoms, require  # noqa: F401  (for the shape-only emitters)
+from ..layer_checks import fail, require  # noqa: F401  (the emitters' run-time refusals)
 
 if TYPE_CHECKING:
     from .nodes import LayerNodes

@@ -11,23 +11,18 @@ from __future__ import annotations
 
 from ..graph import Layer
 from .nodes import LayerNodes
-from .registry import axis_index, n_bottoms, register, require
+from .registry import register, require
 
 _INT64_MAX = 2**63 - 1
 
 
 @register("Crop")
-def emit_crop(layer: Layer, g: LayerNodes) -> None:
+def emit_crop(layer: Layer, p, g: LayerNodes) -> None:
     """Crop: y = x[..., offset_i : offset_i + like.shape[i], ...] for the axes from `axis` on."""
-    n_bottoms(layer, 2)
     x, like = g.input_shapes
-    p = layer.param.crop_param
-    start = axis_index(layer, p.axis, len(x))
-    offsets = list(p.offset)
-    require(len(offsets) in (0, 1, len(x) - start), layer, f"{len(offsets)} offsets for {len(x) - start} cropped axes")
-    axes = list(range(start, len(x)))
-    begin = [offsets[0] if len(offsets) == 1 else offsets[i - start] if offsets else 0 for i in axes]
-    if start == 0:  # the batch axis: like's extent at run time
+    axes = list(range(p.axis, len(x)))
+    begin = list(p.offsets)
+    if p.axis == 0:  # the batch axis: like's extent at run time
         batch = g.node("Slice", [g.node("Shape", [g.inputs[1]]), g.ints("zero", [0]), g.ints("one", [1])])
         ends = g.node("Concat", [g.node("Add", [batch, g.ints("batch_offset", [begin[0]])]),
                                  g.ints("ends", [b + like[i] for b, i in zip(begin[1:], axes[1:])])], axis=0)
@@ -37,20 +32,16 @@ def emit_crop(layer: Layer, g: LayerNodes) -> None:
 
 
 @register("Slice")
-def emit_slice(layer: Layer, g: LayerNodes) -> None:
+def emit_slice(layer: Layer, p, g: LayerNodes) -> None:
     """Slice: the tops are consecutive parts of x along the axis."""
-    n_bottoms(layer, 1)
-    shape, p = g.input_shapes[0], layer.param.slice_param
-    if p.HasField("slice_dim"):
-        require(not p.HasField("axis"), layer, "give axis or slice_dim, not both")
-        axis = p.slice_dim
-    else:
-        axis = axis_index(layer, p.axis, len(shape))
+    axis = p.axis
     if len(g.outputs) == 1:
         g.node("Identity", g.inputs, output=g.outputs[0])
         return
     require(axis != 0, layer, "the batch axis cannot be sliced in an ONNX file with a dynamic batch")
-    sizes = [top[axis] for top in g.output_shapes]
+    extent = g.input_shapes[0][axis]
+    points = p.points or tuple(extent // p.parts * i for i in range(1, p.parts))
+    sizes = [b - a for a, b in zip((0, *points), (*points, extent))]
     split = g.ints("split", sizes)
     name = g.node_names.fresh(f"{layer.name}/Split")
     from onnx import helper
@@ -59,11 +50,8 @@ def emit_slice(layer: Layer, g: LayerNodes) -> None:
 
 
 @register("Tile")
-def emit_tile(layer: Layer, g: LayerNodes) -> None:
+def emit_tile(layer: Layer, p, g: LayerNodes) -> None:
     """Tile: y = x repeated `tiles` times along the axis, block after block."""
-    n_bottoms(layer, 1)
-    shape, p = g.input_shapes[0], layer.param.tile_param
-    require(p.HasField("tiles") and p.tiles > 0, layer, "tile_param needs tiles > 0")
-    repeats = [1] * len(shape)
-    repeats[axis_index(layer, p.axis, len(shape))] = p.tiles
+    repeats = [1] * len(g.input_shapes[0])
+    repeats[p.axis] = p.tiles
     g.node("Tile", [g.inputs[0], g.ints("repeats", repeats)], output=g.outputs[0])

@@ -7,36 +7,31 @@ from __future__ import annotations
 import dataclasses
 from types import SimpleNamespace
 
-from ..caffe import caffe_pb2
 from ..graph import Layer
 from .nodes import LayerNodes
 from .pooling import _caffe_size, emit_pooling
-from .registry import n_bottoms, register, require
+from .registry import register
 
 
-def _level(pool: int, level: int, shape) -> SimpleNamespace:
+def _level(method: str, level: int, shape) -> SimpleNamespace:
     """Level `level`'s pooling, as the Pooling emitter reads its parameters: 2^level bins per axis."""
     bins = 2**level
     kernel = tuple(-(-size // bins) for size in shape[2:])
     pad = tuple((k * bins - size + 1) // 2 for k, size in zip(kernel, shape[2:]))
-    method = "max" if pool == caffe_pb2.PoolingParameter.MAX else "ave"
     return SimpleNamespace(method=method, kernel=kernel, stride=kernel, pad=pad, ceil=True, global_pooling=False)
 
 
 @register("SPP")
-def emit_spp(layer: Layer, g: LayerNodes) -> None:
+def emit_spp(layer: Layer, p, g: LayerNodes) -> None:
     """SPP: the pyramid's poolings, flattened and concatenated."""
-    n_bottoms(layer, 1)
-    p = layer.param.spp_param
-    require(p.HasField("pyramid_height") and p.pyramid_height >= 1, layer, "spp_param needs pyramid_height >= 1")
     shape = g.input_shapes[0]
-    if p.pyramid_height == 1:
-        emit_pooling(layer, _level(p.pool, 0, shape), g)
+    if p.levels == 1:
+        emit_pooling(layer, _level(p.method, 0, shape), g)
         return
     flat = []
-    for level in range(p.pyramid_height):
+    for level in range(p.levels):
         out = g.tensors.fresh(f"{layer.name}/level{level}")
-        pooling = _level(p.pool, level, shape)
+        pooling = _level(p.method, level, shape)
         size = tuple(_caffe_size(n, k, k, q, True, any(pooling.pad)) for n, k, q in zip(shape[2:], pooling.kernel, pooling.pad))
         emit_pooling(layer, pooling, dataclasses.replace(g, outputs=(out,), output_shapes=((shape[0], shape[1], *size),)))
         flat.append(g.node("Flatten", [out], axis=1))

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..graph import Layer
-from .registry import n_blobs, n_bottoms, parameter, register
+from .registry import parameter, register
 
 
 class Embed(nn.Module):
@@ -24,8 +24,5 @@ class Embed(nn.Module):
 
 
 @register("Embed", blobs=("weight", "bias"))
-def build_embed(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.embed_param
-    n_blobs(layer, 2 if p.bias_term else 1)
+def build_embed(layer: Layer, p) -> nn.Module:
     return Embed(parameter(layer, 0, (p.input_dim, p.num_output)), parameter(layer, 1, (p.num_output,)) if p.bias_term else None)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..graph import Layer
-from .registry import n_blobs, n_bottoms, parameter, register, require
+from .registry import parameter, register
 
 
 def _f32(value: float) -> float:
@@ -119,59 +119,43 @@ class Threshold(nn.Module):
 
 
 @register("AbsVal")
-def build_absval(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
+def build_absval(layer: Layer, p) -> nn.Module:
     return AbsVal()
 
 
 @register("BNLL")
-def build_bnll(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
+def build_bnll(layer: Layer, p) -> nn.Module:
     return BNLL()
 
 
 @register("Clip")
-def build_clip(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.clip_param
-    require(p.HasField("min") and p.HasField("max"), layer, "clip_param needs both min and max")
-    return Clip(_f32(p.min), _f32(p.max))
+def build_clip(layer: Layer, p) -> nn.Module:
+    return Clip(_f32(p.low), _f32(p.high))
 
 
 @register("ELU")
-def build_elu(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    return ELU(_f32(layer.param.elu_param.alpha))
+def build_elu(layer: Layer, p) -> nn.Module:
+    return ELU(_f32(p.value))
 
 
-def _ln_base(layer: Layer, base: float) -> float:
-    if base == -1:
-        return 1.0
-    require(base > 0, layer, f"base {base:g} must be positive (or -1 for e)")
-    return math.log(_f32(base))
+def _ln_base(base: float | None) -> float:
+    return 1.0 if base is None else math.log(_f32(base))
 
 
 @register("Exp")
-def build_exp(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.exp_param
-    ln_base = _ln_base(layer, p.base)
+def build_exp(layer: Layer, p) -> nn.Module:
+    ln_base = _ln_base(p.base)
     return Affine("exp", ln_base * _f32(p.scale), 0.0, math.exp(ln_base * _f32(p.shift)))
 
 
 @register("Log")
-def build_log(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.log_param
-    ln_base = _ln_base(layer, p.base)
-    require(ln_base != 0, layer, "base 1 has no logarithm")
+def build_log(layer: Layer, p) -> nn.Module:
+    ln_base = _ln_base(p.base)  # never 0: the reading refuses base 1
     return Affine("log", _f32(p.scale), _f32(p.shift), 1 / ln_base)
 
 
 @register("Power")
-def build_power(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.power_param
+def build_power(layer: Layer, p) -> nn.Module:
     power, scale, shift = _f32(p.power), _f32(p.scale), _f32(p.shift)
     if power * scale == 0:  # Caffe ignores the input: 1 for power 0, else shift^power
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -181,19 +165,15 @@ def build_power(layer: Layer) -> nn.Module:
 
 
 @register("PReLU", blobs=("weight",))
-def build_prelu(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    n_blobs(layer, 1)
+def build_prelu(layer: Layer, p) -> nn.Module:
     return PReLU(parameter(layer, 0))
 
 
 @register("Swish")
-def build_swish(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    return Swish(_f32(layer.param.swish_param.beta))
+def build_swish(layer: Layer, p) -> nn.Module:
+    return Swish(_f32(p.value))
 
 
 @register("Threshold")
-def build_threshold(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    return Threshold(_f32(layer.param.threshold_param.threshold))
+def build_threshold(layer: Layer, p) -> nn.Module:
+    return Threshold(_f32(p.value))

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..graph import Layer
-from .registry import n_bottoms, register
+from .registry import register
 
 
 class MVN(nn.Module):
@@ -33,7 +33,5 @@ class MVN(nn.Module):
 
 
 @register("MVN")
-def build_mvn(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.mvn_param
+def build_mvn(layer: Layer, p) -> nn.Module:
     return MVN(p.normalize_variance, p.across_channels, float(np.float32(p.eps)))

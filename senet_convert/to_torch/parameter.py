@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from ..graph import Layer
-from .registry import n_blobs, n_bottoms, parameter, register
+from .registry import parameter, register
 
 
 class Parameter(nn.Module):
@@ -18,7 +18,5 @@ class Parameter(nn.Module):
 
 
 @register("Parameter", blobs=("weight",))
-def build_parameter(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 0)
-    n_blobs(layer, 1)
-    return Parameter(parameter(layer, 0, tuple(layer.param.parameter_param.shape.dim)))
+def build_parameter(layer: Layer, p) -> nn.Module:
+    return Parameter(parameter(layer, 0, p.shape))

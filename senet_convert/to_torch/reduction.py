@@ -13,11 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..caffe import caffe_pb2
 from ..graph import Layer
-from .registry import axis_index, fail, n_bottoms, register, require
-
-R = caffe_pb2.ReductionParameter
+from .registry import register
 
 
 class Reduction(nn.Module):
@@ -29,7 +26,7 @@ class Reduction(nn.Module):
         return f"{self.operation}, axis={self.axis}, coeff={self.coeff}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.flatten(axis_index(self.axis, x.dim())) if x.dim() else x.reshape(1)
+        flat = x.flatten(self.axis)
         if self.operation == "asum":
             flat = flat.abs()
         elif self.operation == "sumsq":
@@ -53,26 +50,18 @@ class ArgMax(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.axis is not None:
-            axis = axis_index(self.axis, x.dim())
-            indices, values = self._ranked(x.movedim(axis, -1))
-            return (values if self.out_max_val else indices).movedim(-1, axis)
+            indices, values = self._ranked(x.movedim(self.axis, -1))
+            return (values if self.out_max_val else indices).movedim(-1, self.axis)
         indices, values = self._ranked(x.flatten(1))
         rows = torch.stack((indices, values), 1) if self.out_max_val else indices.unsqueeze(1)
         return rows.reshape(*rows.shape, *([1] * (x.dim() - 3)))
 
 
 @register("Reduction")
-def build_reduction(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.reduction_param
-    if p.operation not in (R.SUM, R.ASUM, R.SUMSQ, R.MEAN):
-        fail(layer, f"unknown Reduction operation {p.operation}")
-    return Reduction(R.ReductionOp.Name(p.operation).lower(), p.axis, float(np.float32(p.coeff)))
+def build_reduction(layer: Layer, p) -> nn.Module:
+    return Reduction(p.operation, p.axis, float(np.float32(p.coeff)))
 
 
 @register("ArgMax")
-def build_argmax(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.argmax_param
-    require(p.top_k >= 1, layer, "top_k must be at least 1")
-    return ArgMax(p.top_k, p.out_max_val, p.axis if p.HasField("axis") else None)
+def build_argmax(layer: Layer, p) -> nn.Module:
+    return ArgMax(p.top_k, p.out_max_val, p.axis)

@@ -17,7 +17,7 @@ from torch import nn
 
 from ..caffe.layers import Backend, Setup, check_blobs, setup_of
 from ..graph import Layer
-from ..layer_checks import fail, n_blobs, n_bottoms, require  # noqa: F401  (for the shape-only builders)
+from ..layer_checks import require
 
 Builder = Callable[[Layer, object], nn.Module]
 BlobNames = Union[tuple[str, ...], Callable[[Layer], tuple[str, ...]]]
@@ -34,7 +34,7 @@ def build(layer: Layer, setup: Setup | None = None) -> nn.Module:
     builder = BUILDERS.lookup(layer)
     setup = setup or setup_of(layer)
     check_blobs(layer, setup)
-    if BUILDERS.reads_layer(layer.type):  # a shape-only type: the builder reads layer.param itself
+    if BUILDERS.reads_layer(layer.type):  # a plugin's shape-only type: the builder reads layer.param itself
         return builder(layer)
     return builder(layer, setup.params)
 
@@ -80,12 +80,3 @@ def tensor(layer: Layer, index: int, shape: Sequence[int] | None = None) -> torc
 def parameter(layer: Layer, index: int, shape: Sequence[int] | None = None) -> nn.Parameter:
     return nn.Parameter(tensor(layer, index, shape))
 
-
-# ---- for the builders of shape-only types (shapes.py), which read layer.param themselves ----
-
-
-def axis_index(axis: int, ndim: int) -> int:
-    # Blob::CanonicalAxisIndex: -ndim <= axis < ndim, negative counts from the end.
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"axis {axis} is out of range for a {ndim}-axis input")
-    return axis + ndim if axis < 0 else axis

@@ -1,7 +1,7 @@
 """Crop, Slice and Tile: cutting and repeating along axes (no arithmetic).
 
-Crop:  bottoms [x, like]; axes from `axis` (default 2) take like's extent from `offset` (none: 0,
-       one value for all, or one per cropped axis); earlier axes stay whole.
+Crop:  bottoms [x, like]; the axes from `axis` (default 2) take like's extent from their offset
+       (one per cropped axis, as read); earlier axes stay whole.
 Slice: along `axis` (default 1) or legacy `slice_dim`: at `slice_point`s, or into equal parts.
 Tile:  `tiles` copies along `axis` (default 1), whole blocks one after another (x.repeat).
 """
@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..graph import Layer
-from .registry import axis_index, n_bottoms, register, require
+from .registry import register
 
 
 class Crop(nn.Module):
@@ -23,9 +23,7 @@ class Crop(nn.Module):
         return f"axis={self.axis}, offsets={self.offsets}"
 
     def forward(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        start = axis_index(self.axis, x.dim())
-        for i in range(start, x.dim()):
-            offset = self.offsets[0] if len(self.offsets) == 1 else self.offsets[i - start] if self.offsets else 0
+        for i, offset in enumerate(self.offsets, start=self.axis):
             x = x.narrow(i, offset, like.shape[i])
         return x
 
@@ -57,34 +55,20 @@ class Tile(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         reps = [1] * x.dim()
-        reps[axis_index(self.axis, x.dim())] = self.tiles
+        reps[self.axis] = self.tiles
         return x.repeat(reps)
 
 
 @register("Crop")
-def build_crop(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 2)
-    p = layer.param.crop_param
-    return Crop(p.axis, tuple(p.offset))
+def build_crop(layer: Layer, p) -> nn.Module:
+    return Crop(p.axis, p.offsets)
 
 
 @register("Slice")
-def build_slice(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.slice_param
-    if p.HasField("slice_dim"):
-        require(not p.HasField("axis"), layer, "give axis or slice_dim, not both")
-        axis = p.slice_dim
-    else:
-        axis = p.axis
-    points = tuple(p.slice_point)
-    require(not points or len(points) == len(layer.tops) - 1, layer, f"{len(points)} slice points for {len(layer.tops)} tops")
-    return Slice(axis, points, len(layer.tops))
+def build_slice(layer: Layer, p) -> nn.Module:
+    return Slice(p.axis, p.points, p.parts)
 
 
 @register("Tile")
-def build_tile(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.tile_param
-    require(p.HasField("tiles") and p.tiles > 0, layer, "tile_param needs tiles > 0")
+def build_tile(layer: Layer, p) -> nn.Module:
     return Tile(p.axis, p.tiles)

@@ -7,12 +7,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..caffe import caffe_pb2
 from ..graph import Layer
 from .pooling import CaffePool2d
-from .registry import fail, n_bottoms, register, require
-
-P = caffe_pb2.PoolingParameter
+from .registry import register
 
 
 class SPP(nn.Module):
@@ -38,10 +35,5 @@ class SPP(nn.Module):
 
 
 @register("SPP")
-def build_spp(layer: Layer) -> nn.Module:
-    n_bottoms(layer, 1)
-    p = layer.param.spp_param
-    require(p.HasField("pyramid_height") and p.pyramid_height >= 1, layer, "spp_param needs pyramid_height >= 1")
-    if p.pool not in (P.MAX, P.AVE):
-        fail(layer, f"{P.PoolMethod.Name(p.pool)} pooling is not supported (Caffe has no CPU forward pass for it)")
-    return SPP("max" if p.pool == P.MAX else "ave", p.pyramid_height)
+def build_spp(layer: Layer, p) -> nn.Module:
+    return SPP(p.method, p.levels)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import X, family_tests, forward, forward1, lowering_grid_test, one
+from helpers import X, assert_both, family_tests, forward, forward1, lowering_grid_test, one
 
 from senet_convert.errors import ConvertError
 
@@ -68,6 +68,12 @@ def test_eltwise_sum_with_coefficients():
     np.testing.assert_array_equal(one("Eltwise", "eltwise_param { coeff: 1 coeff: -0.5 }", a, b), [[-1, -2]])
 
 
+def test_eltwise_prod_and_max_in_torch_too():
+    a, b, c = [[1, -2, 3]], [[4, 5, -6]], [[0, 7, 2]]
+    assert_both("Eltwise", "eltwise_param { operation: PROD }", a, b, c, expected=[[0, -70, -36]])
+    assert_both("Eltwise", "eltwise_param { operation: MAX }", a, b, c, expected=[[4, 7, 3]])
+
+
 # ---- every type of the family: the kernel contract, and the lowering against the oracle ----
 
 FAMILY = "eltwise"
@@ -86,6 +92,8 @@ GRID = {
     "max": ("Eltwise", [(2, 3, 4, 4)] * 3, "eltwise_param { operation: MAX }", 1),
     "axpy-nc11": ("Axpy", [(2, 3, 1, 1), (2, 3, 4, 5), (2, 3, 4, 5)], "", 1),
     "axpy-nc": ("Axpy", [(2, 3), (2, 3, 4, 5), (2, 3, 4, 5)], "", 1),
+    "eltwise-prod-2": ("Eltwise", [(2, 3, 5, 4)] * 2, "eltwise_param { operation: PROD }", 1),
+    "eltwise-max-4": ("Eltwise", [(2, 3, 5, 4)] * 4, "eltwise_param { operation: MAX }", 1),
 }
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 # Importing a family registers its types.
 from . import activation, batchnorm, conv, deconv, eltwise, inner_product, lrn, pooling, scale, softmax, tensor
+from . import embed, neuron, normalization, parameter, reduction, slicing, spp
 from .registry import SPECS, Backend, LayerError, Setup, check_blobs, set_up, setup_of
-
-# The types read shape-only (their backends read layer.param themselves); importing registers them.
-from ... import more_shapes
 
 __all__ = ["SPECS", "Backend", "LayerError", "Setup", "check_blobs", "set_up", "setup_of"]

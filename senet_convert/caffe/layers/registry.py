@@ -164,7 +164,7 @@ class Backend:
             if caffe_type not in SPECS:
                 raise ValueError(f"{self.name}: '{caffe_type}' is not a registered Caffe type ({impl.__module__})")
             self.impls[caffe_type] = impl
-            # One argument fewer: the implementation of a shape-only type, which reads layer.param itself.
+            # One argument fewer: a plugin's shape-only type (shapes.rule), whose implementation reads layer.param.
             self.extra[caffe_type] = {**extra, "reads_layer": len(inspect.signature(impl).parameters) < self.arity}
             return impl
 
