@@ -41,6 +41,25 @@ def forward(layer: Layer, inputs: list[np.ndarray]) -> list[np.ndarray]:
         raise ConvertError(f"{layer.where()}: {exc}") from None
 
 
+def _check_call(net: Net, inputs: Mapping[str, np.ndarray], wanted: list[str]) -> None:
+    """The inputs are the net's (any batch), and every wanted value is one the net defines."""
+    missing = [name for name in net.inputs if name not in inputs]
+    unknown = [name for name in inputs if name not in net.inputs]
+    if missing or unknown:
+        raise ConvertError(
+            f"net '{net.name}' takes inputs {list(net.inputs)}; "
+            + "; ".join(f"{what}: {names}" for what, names in (("missing", missing), ("unknown", unknown)) if names)
+        )
+    for name, shape in net.inputs.items():
+        given = np.shape(inputs[name])
+        if len(given) != len(shape) or tuple(given[1:]) != tuple(shape[1:]):
+            raise ConvertError(f"net '{net.name}': input '{name}' has shape {given}, the net takes {shape} (any batch)")
+    defined = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
+    absent = [name for name in wanted if name not in defined]
+    if absent:
+        raise ConvertError(f"net '{net.name}' has no values named {absent}")
+
+
 def run(
     net: Net,
     inputs: Mapping[str, np.ndarray],
@@ -61,23 +80,8 @@ def run(
         raise ValueError(f"dtype must be float32 or float64, not {dtype}")
     if intermediate and outputs is not None:
         raise TypeError("pass either intermediate=True or outputs, not both")
-    missing = [name for name in net.inputs if name not in inputs]
-    unknown = [name for name in inputs if name not in net.inputs]
-    if missing or unknown:
-        raise ConvertError(
-            f"net '{net.name}' takes inputs {list(net.inputs)}; "
-            + "; ".join(f"{what}: {names}" for what, names in (("missing", missing), ("unknown", unknown)) if names)
-        )
-    for name, shape in net.inputs.items():
-        given = np.shape(inputs[name])
-        if len(given) != len(shape) or tuple(given[1:]) != tuple(shape[1:]):
-            raise ConvertError(f"net '{net.name}': input '{name}' has shape {given}, the net takes {shape} (any batch)")
-    defined = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
     wanted = list(net.outputs if outputs is None else outputs)
-    absent = [name for name in wanted if name not in defined]
-    if absent:
-        raise ConvertError(f"net '{net.name}' has no values named {absent}")
-
+    _check_call(net, inputs, wanted)
     last_use = {name: i for i, layer in enumerate(net.layers) for name in layer.bottoms}
     keep = set(wanted)
     values = {name: np.array(inputs[name], dtype=dtype) for name in net.inputs}
