@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 from .edits.notes import notes
 from .errors import ConvertError
-from .files import atomic_path, staged_outputs
+from .files import atomic_path, file_stem, staged_outputs
 from .pipelines import prepare
 from .progress import load_net_with_progress
 
@@ -68,7 +68,7 @@ def _convert(prototxt, caffemodel, output_dir, digest, start, *, name, outputs, 
         deployed_net = folding.net
         if not quiet:
             _say(f"optimized: {folding.summary()}")
-    stem = name or Path(prototxt).stem
+    stem = file_stem(name, prototxt)
     steps = [("checkpoint", output_dir / f"{stem}.pt", lambda p: save_checkpoint(module, net, p, outputs, source_hashes(net, digest.result())))]
     if pt2:
         steps.append(("torch.export program", output_dir / f"{stem}.pt2", lambda p: save_pt2(deployed, deployed_net, p)))
@@ -220,7 +220,7 @@ def convert_to_timm(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=
             from safetensors.torch import save  # bytes we write ourselves: save_file ignores a full disk
         except ImportError:
             raise ConvertError("--safetensors needs the safetensors package: pip install safetensors") from None
-    stem = name or Path(prototxt).stem
+    stem = file_stem(name, prototxt)
     files = [output_dir / f"{stem}.timm.pth", output_dir / f"{stem}.timm.json"]
     if safetensors:
         files.append(output_dir / f"{stem}.timm.safetensors")
