@@ -141,7 +141,7 @@ def check_replaceable(path: Path, *, folder_ok: bool = False) -> None:
         mode = os.lstat(path).st_mode
         if stat.S_ISLNK(mode):
             mode = os.stat(path).st_mode
-    except FileNotFoundError:  # nothing there, or a dangling symlink
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (a dangling symlink): the write reports its folder
         return
     except OSError as exc:
         raise cannot_write(path, exc) from None
