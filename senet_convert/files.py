@@ -27,8 +27,9 @@ def atomic_path(path: str | Path, *, needs_bytes: int = 0):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         check_free_space(path, needs_bytes)
-        # The suffix is kept: some writers (torch.export.save) check it.
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        sweep_staging(path.parent)
+        # The suffix is kept: some writers (torch.export.save) check it. The owner, for sweep_staging.
+        fd, tmp = tempfile.mkstemp(prefix=f"{STAGING_PREFIX}{_owner()}.{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     except OSError as exc:
         raise cannot_write(path, exc) from None
     os.close(fd)
@@ -97,7 +98,8 @@ def staged_outputs(output_dir: Path, names: list[str]):
 
 
 STAGING_PREFIX = ".senet-convert."
-_STAGING = re.compile(re.escape(STAGING_PREFIX) + r"(\d+)@([A-Za-z0-9_-]+)\.[^/]*\.tmp")
+# A staging folder, or atomic_path's temporary file (which keeps its target's suffix).
+_STAGING = re.compile(re.escape(STAGING_PREFIX) + r"(\d+)@([A-Za-z0-9_-]+)\.[^/]*\.tmp(\.[^./]*)?")
 
 
 def _host() -> str:
@@ -109,6 +111,8 @@ def _owner() -> str:
 
 
 def _running(pid: int) -> bool:
+    if os.name == "nt":  # os.kill there terminates the process: count every one as running
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -119,16 +123,18 @@ def _running(pid: int) -> bool:
 
 
 def sweep_staging(output_dir: Path) -> list[Path]:
-    """Remove the staging folders in `output_dir` of jobs on this host whose process is gone (killed
-    by SIGKILL, or the machine lost power). Another host's folders (a shared file system) and a
-    running job's are left alone: only a process that no longer runs cannot be writing there."""
+    """Remove the staging folders and temporary files in `output_dir` of jobs on this host whose
+    process is gone (killed by SIGKILL, or the machine lost power). Another host's (a shared file
+    system) and a running job's are left alone: only a process that no longer runs cannot be
+    writing there."""
     swept = []
     for entry in os.scandir(output_dir):
         match = _STAGING.fullmatch(entry.name)
-        if not match or match.group(2) != _host() or not entry.is_dir(follow_symlinks=False):
+        if not match or match.group(2) != _host() or entry.is_symlink():
             continue
         if int(match.group(1)) != os.getpid() and not _running(int(match.group(1))):
-            shutil.rmtree(entry.path, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                shutil.rmtree(entry.path) if entry.is_dir(follow_symlinks=False) else os.unlink(entry.path)
             swept.append(Path(entry.path))
     return swept
 

@@ -80,22 +80,31 @@ def test_an_interrupted_job_leaves_nothing_behind(tmp_path, job, sig):
     assert lines == [f"senet-convert: interrupted ({signal.Signals(sig).name})" if sig != signal.SIGINT else "senet-convert: interrupted"], err
 
 
-def test_a_later_job_sweeps_what_sigkill_left_and_nothing_of_running_jobs(tmp_path):
+LATER = {"caffe2torch": (["caffe2torch", str(PROTO), str(MODEL), "-o", "{out}", "--no-pt2"], "tiny-senet.pt"),
+         "caffe2onnx": (["caffe2onnx", str(PROTO), str(MODEL), "-o", "{out}/tiny-senet.onnx"], "tiny-senet.onnx")}
+
+
+@pytest.mark.parametrize("job", sorted(LATER))
+def test_a_later_job_sweeps_what_sigkill_left_and_nothing_of_running_jobs(tmp_path, job):
     out = tmp_path / "out"
     out.mkdir()
-    child = _start_held("caffe2torch", out, tmp_path / "marker")
+    child = _start_held(job, out, tmp_path / "marker")
     child.kill()
     child.communicate(timeout=60)
     left = [name for name in _hidden(out) if name.startswith(".senet-convert.")]
-    assert len(left) == 1 and os.listdir(out / left[0]), "SIGKILL cannot be cleaned up after: the staging folder stays"
+    # SIGKILL cannot be cleaned up after: the staging folder (or atomic_path's temporary file) stays
+    assert len(left) == 1 and f".senet-convert.{child.pid}@" in left[0], left
+    assert os.listdir(out / left[0]) if (out / left[0]).is_dir() else (out / left[0]).stat().st_size > 0
     host = _host()
     with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as running:
         kept = [f".senet-convert.{running.pid}@{host}.abc.tmp",  # a job that still runs
+                f".senet-convert.{running.pid}@{host}.tiny-senet.xyz.tmp.onnx",  # its temporary file
                 f".senet-convert.{os.getpid()}@{host}.def.tmp",  # this very process
                 f".senet-convert.{child.pid}@another-host.ghi.tmp"]  # a job on another machine sharing the folder
         for name in kept:
             (out / name).mkdir()
-        result = cli("caffe2torch", PROTO, MODEL, "-o", out, "--no-pt2")
+        args, written = LATER[job]
+        result = cli(*[a.format(out=out) for a in args])
         running.kill()
     assert result.exit_code == 0, result.output
-    assert sorted(os.listdir(out)) == sorted([*kept, "tiny-senet.pt"])
+    assert sorted(os.listdir(out)) == sorted([*kept, written])
