@@ -137,3 +137,11 @@ def test_a_small_input_is_verified_at_its_own_size(tmp_path):
     proto, model = _net(tmp_path, 224, 224)
     net = load_net(proto, model)
     assert fit_for_verify(net) == (net, None)
+
+
+def test_an_input_name_with_a_newline_still_gets_a_one_line_note(tmp_path):
+    proto = tmp_path / "nl.prototxt"
+    proto.write_text('name: "nl"\ninput: "da\\nta"\ninput_shape { dim: 1 dim: 3 dim: 1000 dim: 1000 }\n'
+                     'layer { name: "pool" type: "Pooling" bottom: "da\\nta" top: "pool" pooling_param { pool: AVE global_pooling: true } }\n')
+    small, note = fit_for_verify(load_net(proto))
+    assert "\n" not in note and note.startswith("input 'da\\nta' 3x1000x1000 verified at 3x512x512"), note

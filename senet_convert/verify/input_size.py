@@ -57,7 +57,7 @@ def fit_for_verify(net: Net, *, fixed: bool = False) -> tuple[Net, str | None]:
                               if len(shape) == 4 and math.prod(shape[1:]) > MAX_SAMPLE_VALUES}
     if not sizes:
         return net, None
-    declared = ", ".join(f"{name} {_dims(net.inputs[name])}" for name in sizes)
+    declared = ", ".join(f"{name!r} {_dims(net.inputs[name])}" if "\n" in name else f"{name} {_dims(net.inputs[name])}" for name in sizes)
     chosen = ", ".join(_dims(size) for size in sizes.values())
     try:
         small = edit(net, _resize(sizes), "verify-size", f"verified at {chosen} instead of {declared}")
