@@ -8,6 +8,7 @@ import click
 
 from . import jobs
 from .errors import ConvertError
+from .signals import terminate_as_interrupt
 
 _existing = click.Path(dir_okay=False, path_type=Path)
 
@@ -31,22 +32,24 @@ class _Command(click.Command):
 
 
 class _Group(click.Group):
-    """Turns ConvertError (bad input) into one line on stderr and exit status 2."""
+    """Turns ConvertError (bad input) into one line on stderr and exit status 2; Ctrl-C, SIGTERM and
+    SIGHUP into 'interrupted' and the shell's 128 + signal, after the job has cleaned up."""
 
     command_class = _Command
 
     def invoke(self, ctx):
         try:
-            from .plugins import load_installed
+            with terminate_as_interrupt():
+                from .plugins import load_installed
 
-            load_installed()  # installed plugin packages (the senet_convert.plugins entry points)
-            return super().invoke(ctx)
+                load_installed()  # installed plugin packages (the senet_convert.plugins entry points)
+                return super().invoke(ctx)
         except ConvertError as exc:
             click.echo(f"senet-convert: error: {exc}", err=True)
             sys.exit(2)
-        except KeyboardInterrupt:
-            click.echo("senet-convert: interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:
+            click.echo(f"senet-convert: interrupted{f' ({exc})' if str(exc) else ''}", err=True)
+            sys.exit(getattr(exc, "status", 130))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

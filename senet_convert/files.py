@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import socket
 import stat
 import tempfile
 from pathlib import Path
@@ -21,17 +23,20 @@ def atomic_path(path: str | Path, *, needs_bytes: int = 0):
     the free space first, for writers that cannot fail cleanly.
     """
     path = Path(path)
+    check_replaceable(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         check_free_space(path, needs_bytes)
-        # The suffix is kept: some writers (torch.export.save) check it.
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        sweep_staging(path.parent)
+        # The suffix is kept: some writers (torch.export.save) check it. The owner, for sweep_staging.
+        fd, tmp = tempfile.mkstemp(prefix=f"{STAGING_PREFIX}{_owner()}.{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     except OSError as exc:
         raise cannot_write(path, exc) from None
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
+        check_replaceable(path)  # again: something may have appeared there while the file was written
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
@@ -48,12 +53,18 @@ def staged_outputs(output_dir: Path, names: list[str]):
     Only when the whole block succeeds does what it wrote move into `output_dir`: a job that
     fails at its third file leaves neither the first two nor anything else behind. The files
     named in `names` move last, in that order (an ONNX file's external data arrives before
-    the .onnx that points at it). A folder it wrote replaces an earlier folder of that name.
+    the .onnx that points at it). A folder it wrote replaces an earlier folder of that name; a
+    file replaces only a regular file or a symlink, and nothing moves unless every one may.
+    The staging folder's name holds the job's host and process id: a job killed by SIGKILL
+    cannot remove it, and the next job writing to `output_dir` sweeps it (`sweep_staging`).
     """
     output_dir = Path(output_dir)
+    for name in names:
+        check_replaceable(output_dir / name, folder_ok=True)  # before the work, not after it
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".senet-convert.", suffix=".tmp", dir=output_dir))
+        sweep_staging(output_dir)
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{_owner()}.", suffix=".tmp", dir=output_dir))
     except OSError as exc:
         raise cannot_write(output_dir, exc) from None
     moved: list[Path] = []
@@ -62,6 +73,8 @@ def staged_outputs(output_dir: Path, names: list[str]):
         yield staging
         written = [p.name for p in staging.iterdir()]
         order = sorted(written, key=lambda n: (n in names, names.index(n) if n in names else 0, n))
+        for name in order:
+            check_replaceable(output_dir / name, folder_ok=(staging / name).is_dir())
         for name in order:
             if (staging / name).is_dir() and (output_dir / name).is_dir():  # os.replace takes no non-empty folder
                 replaced.append((output_dir / name, staging / f".{name}.earlier"))
@@ -82,6 +95,78 @@ def staged_outputs(output_dir: Path, names: list[str]):
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+STAGING_PREFIX = ".senet-convert."
+# A staging folder, or atomic_path's temporary file (which keeps its target's suffix).
+_STAGING = re.compile(re.escape(STAGING_PREFIX) + r"(\d+)@([A-Za-z0-9_-]+)\.[^/]*\.tmp(\.[^./]*)?")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:64] or "host"
+
+
+def _owner() -> str:
+    return f"{os.getpid()}@{_host()}"
+
+
+def _running(pid: int) -> bool:
+    if os.name == "nt":  # os.kill there terminates the process: count every one as running
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # a process of another user: it runs
+        return True
+    return True
+
+
+def sweep_staging(output_dir: Path) -> list[Path]:
+    """Remove the staging folders and temporary files in `output_dir` of jobs on this host whose
+    process is gone (killed by SIGKILL, or the machine lost power). Another host's (a shared file
+    system) and a running job's are left alone: only a process that no longer runs cannot be
+    writing there."""
+    swept = []
+    for entry in os.scandir(output_dir):
+        match = _STAGING.fullmatch(entry.name)
+        if not match or match.group(2) != _host() or entry.is_symlink():
+            continue
+        if int(match.group(1)) != os.getpid() and not _running(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                shutil.rmtree(entry.path) if entry.is_dir(follow_symlinks=False) else os.unlink(entry.path)
+            swept.append(Path(entry.path))
+    return swept
+
+
+def check_replaceable(path: Path, *, folder_ok: bool = False) -> None:
+    """Outputs replace only a regular file or a symlink to one (or a folder, where a job writes
+    a folder): never a device (/dev/null, written by root, became a regular file), a pipe, a socket,
+    nor what a symlink points at when that is one of those."""
+    try:
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (a dangling symlink): the write reports its folder
+        return
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+    if stat.S_ISREG(mode) or (folder_ok and stat.S_ISDIR(mode)):
+        return
+    kind = "a directory" if stat.S_ISDIR(mode) else _kind(mode)
+    raise ConvertError(f"{path}: exists and is {kind}, not a regular file; refusing to replace it")
+
+
+def file_stem(name: str | None, prototxt: str | Path) -> str:
+    """The base name of the files a job writes: --name, or the prototxt's. Only its last part
+    counts (--name ../../x writes x.pt in the output folder), so the files stay in the folder and
+    the paths printed are the paths written."""
+    if not name:
+        return Path(prototxt).stem
+    stem = Path(name).name
+    if stem in ("", ".", ".."):
+        raise ConvertError(f"--name {name!r} is not a file name")
+    return stem
 
 
 def cannot_write(path: Path, exc: OSError) -> ConvertError:

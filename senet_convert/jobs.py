@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 from .edits.notes import notes
 from .errors import ConvertError
-from .files import atomic_path, staged_outputs
+from .files import atomic_path, file_stem, staged_outputs
 from .pipelines import prepare
 from .progress import load_net_with_progress
 
@@ -68,7 +68,7 @@ def _convert(prototxt, caffemodel, output_dir, digest, start, *, name, outputs, 
         deployed_net = folding.net
         if not quiet:
             _say(f"optimized: {folding.summary()}")
-    stem = name or Path(prototxt).stem
+    stem = file_stem(name, prototxt)
     steps = [("checkpoint", output_dir / f"{stem}.pt", lambda p: save_checkpoint(module, net, p, outputs, source_hashes(net, digest.result())))]
     if pt2:
         steps.append(("torch.export program", output_dir / f"{stem}.pt2", lambda p: save_pt2(deployed, deployed_net, p)))
@@ -220,7 +220,7 @@ def convert_to_timm(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=
             from safetensors.torch import save  # bytes we write ourselves: save_file ignores a full disk
         except ImportError:
             raise ConvertError("--safetensors needs the safetensors package: pip install safetensors") from None
-    stem = name or Path(prototxt).stem
+    stem = file_stem(name, prototxt)
     files = [output_dir / f"{stem}.timm.pth", output_dir / f"{stem}.timm.json"]
     if safetensors:
         files.append(output_dir / f"{stem}.timm.safetensors")
@@ -263,34 +263,21 @@ def convert_to_timm(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=
 # ---- verify ---------------------------------------------------------------------------------------
 
 
-def _verify_inputs(net, caffe, caffe_blobs, input_files, batch, seed):
-    """The input to verify on: Caffe's dumped input blob when there is one and no --input, else make_inputs."""
-    from .verify.inputs import make_inputs
-
-    dumped = {k: caffe[k] for k in net.inputs if caffe is not None and k in caffe}
-    if dumped and not input_files:
-        if len(dumped) != len(net.inputs):
-            raise ConvertError(f"{caffe_blobs}: holds {sorted(dumped)} but the net takes inputs {list(net.inputs)}")
-        inputs = {k: v.astype("float32") for k, v in dumped.items()}
-        if batch is not None and next(iter(inputs.values())).shape[0] != batch:
-            raise ConvertError(f"{caffe_blobs}: its input has batch {next(iter(inputs.values())).shape[0]}, --batch asks for {batch}")
-        return inputs, f"the input blob of {Path(caffe_blobs).name}, batch {next(iter(inputs.values())).shape[0]}"
-    if caffe is not None and not input_files:
-        raise ConvertError(f"{caffe_blobs}: holds no input blob {list(net.inputs)}; give the input Caffe ran on with --input")
-    return make_inputs(net, input_files, batch=batch, seed=seed)
-
-
 def verify_files(prototxt, caffemodel, *, device="cpu", onnx_file=None, pt2_file=None, outputs=None, input_files=(), seed=0,
                  batch=None, tolerance=2e-5, caffe_blobs=None, info=True, onnx_intermediates=True,
                  save_input=None, input_space="caffe", class_order=None, global_pooling=False, optimize=False):
     """Run verify on the files as caffe2torch would have converted them; returns the Report."""
     from . import verify as parity
+    from .verify.input_size import fit_for_verify
+    from .verify.inputs import verify_inputs
 
     # The same transforms as caffe2torch, so that its .pt2/.onnx can be checked; the report names deviations.
     net = prepare(load_net_with_progress(prototxt, caffemodel), input_space=input_space, class_order=class_order or "caffe",
                   global_pooling=global_pooling)
     caffe = parity.read_caffe_blobs(caffe_blobs) if caffe_blobs else None
-    inputs, description = _verify_inputs(net, caffe, caffe_blobs, input_files, batch, seed)
+    # Only a synthetic input may be made smaller: a file here fixes the size, as does Caffe's run on a saved input.
+    net, resized = fit_for_verify(net, fixed=bool(caffe_blobs or input_files or onnx_file or pt2_file or save_input))
+    inputs, description = verify_inputs(net, caffe, caffe_blobs, input_files, batch, seed)
     if save_input is not None:
         import numpy as np
 
@@ -305,6 +292,8 @@ def verify_files(prototxt, caffemodel, *, device="cpu", onnx_file=None, pt2_file
         tolerance=tolerance, outputs=split_outputs(outputs), info=info, onnx_intermediates=onnx_intermediates, optimized=optimize,
         description=description, log=log,
     )
+    if resized:
+        report.notes.append(resized)
     return report
 
 

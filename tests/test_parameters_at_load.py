@@ -20,7 +20,10 @@ CASES = {
     "concat-dim-and-axis": ('layer {\n  name: "cat" type: "Concat" bottom: "data" bottom: "data" top: "cat"\n'
                             '  concat_param { axis: 1 concat_dim: 1 }\n}\n', "layer 'cat' (Concat)", "not both"),
 }
-BLOBS = {"batchnorm-negative-eps": ("bn", "BatchNorm", [np.zeros(4, np.float32), np.ones(4, np.float32), np.ones(1, np.float32)])}
+# Each caffemodel holds the layer's record (a weightless layer's has no blobs), as Caffe writes them: the
+# caffemodel itself is good, and the parameter is what every command must refuse.
+BLOBS = {"batchnorm-negative-eps": ("bn", "BatchNorm", [np.zeros(4, np.float32), np.ones(4, np.float32), np.ones(1, np.float32)]),
+         "softmax-axis-7": ("prob", "Softmax", []), "stochastic-pooling": ("pool", "Pooling", []), "concat-dim-and-axis": ("cat", "Concat", [])}
 COMMANDS = ("inspect", "caffe2torch", "caffe2onnx", "verify")
 
 
@@ -28,10 +31,8 @@ def _files(tmp_path, case):
     body = CASES[case][0]
     prototxt = tmp_path / f"{case}.prototxt"
     prototxt.write_text(INPUT + body)
-    layers = []
-    if case in BLOBS:
-        name, type_, blobs = BLOBS[case]
-        layers.append((caffe_pb2.LayerParameter(name=name, type=type_), blobs))
+    name, type_, blobs = BLOBS[case]
+    layers = [(caffe_pb2.LayerParameter(name=name, type=type_), blobs)]
     caffemodel = tmp_path / f"{case}.caffemodel"
     write_caffemodel(caffemodel, layers, name="t")
     return prototxt, caffemodel

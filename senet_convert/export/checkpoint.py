@@ -86,7 +86,10 @@ def load_checkpoint(path: str | Path, *, with_info: bool = False):
 def save_pt2(module: torch.nn.Module, net: Net, path: Path, max_batch: int = 4096) -> None:
     """A torch.export program with a dynamic batch dimension on every input."""
     batch = torch.export.Dim("batch", min=1, max=max_batch)
-    examples = tuple(torch.zeros((2, *shape[1:])) for shape in net.inputs.values())
+    # One zero expanded to each input's shape: export traces shapes, not values, so the example
+    # (which the .pt2 embeds as its sample input) takes 4 bytes whatever the declared size; the
+    # program keeps the declared spatial size (tests/test_huge_input.py runs it at that size).
+    examples = tuple(torch.zeros(()).expand(2, *shape[1:]) for shape in net.inputs.values())
     dynamic = tuple({0: batch} for _ in examples)
     with torch.no_grad():
         program = torch.export.export(module, examples, dynamic_shapes=dynamic)

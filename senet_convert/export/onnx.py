@@ -32,7 +32,7 @@ from onnx import helper
 
 from .. import __version__
 from ..errors import ConvertError
-from ..files import atomic_path, staged_outputs
+from ..files import atomic_path, check_replaceable, staged_outputs
 from ..graph import Net
 from ..to_onnx import MIN_OPSET, OPSET, OnnxGraph, assemble, optimized_graph, output_names
 from .onnx_files import point_to_external, sparse_file, tensor_header, write_external_data, write_inline
@@ -64,6 +64,7 @@ def export_onnx(
     once the graph is built) saves reading the caffemodel again. Returns a summary (files written, opset, node count, timings).
     """
     start = time.perf_counter()
+    check_replaceable(Path(path))  # a device or a pipe there is refused before the work, not after it
     if optimized:
         graph, folding = optimized_graph(net, outputs, opset=opset)
         shapes, note = folding.net.shapes, folding.summary()

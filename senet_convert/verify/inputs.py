@@ -121,3 +121,18 @@ def make_inputs(
     names = ", ".join(f.name for f in files[:3]) + (", ..." if len(files) > 3 else "")
     how = f"shorter side {RESIZE}, centre crop, BGR minus {tuple(mean)}"
     return {name: array}, f"image{'s' if len(files) > 1 else ''} {names} ({how}), batch {array.shape[0]}"
+
+
+def verify_inputs(net, caffe, caffe_blobs, input_files, batch, seed):
+    """The input to verify on: Caffe's dumped input blob when there is one and no --input, else make_inputs."""
+    dumped = {k: caffe[k] for k in net.inputs if caffe is not None and k in caffe}
+    if dumped and not input_files:
+        if len(dumped) != len(net.inputs):
+            raise ConvertError(f"{caffe_blobs}: holds {sorted(dumped)} but the net takes inputs {list(net.inputs)}")
+        inputs = {k: v.astype("float32") for k, v in dumped.items()}
+        if batch is not None and next(iter(inputs.values())).shape[0] != batch:
+            raise ConvertError(f"{caffe_blobs}: its input has batch {next(iter(inputs.values())).shape[0]}, --batch asks for {batch}")
+        return inputs, f"the input blob of {Path(caffe_blobs).name}, batch {next(iter(inputs.values())).shape[0]}"
+    if caffe is not None and not input_files:
+        raise ConvertError(f"{caffe_blobs}: holds no input blob {list(net.inputs)}; give the input Caffe ran on with --input")
+    return make_inputs(net, input_files, batch=batch, seed=seed)
