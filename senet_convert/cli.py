@@ -104,15 +104,6 @@ def caffe2torch(prototxt, caffemodel, output_dir, name, outputs, pt2, safetensor
     With --to timm: the folder DIR/NAME/ for timm's legacy_seresnet50/101/152, legacy_seresnext50/101_32x4d,
     legacy_senet154 or se_bn_inception (registered by importing senet_convert), with its model card.
     """
-    if target == "timm":
-        from .export.hub_folder import convert_to_timm_folder
-
-        if outputs or onnx:
-            raise ConvertError("--outputs and --onnx apply to --to graph; timm's model returns the logits")
-        # --safetensors is accepted: the folder always holds model.safetensors
-        convert_to_timm_folder(prototxt, caffemodel, jobs.output_dir(output_dir), name=name, input_space=input_space,
-                               class_order=class_order, global_pooling=global_pooling)
-        return
     jobs.caffe2torch(prototxt, caffemodel, output_dir, name=name, outputs=outputs, pt2=pt2, safetensors=safetensors, onnx=onnx,
                      target=target, input_space=input_space, class_order=class_order, global_pooling=global_pooling,
                      optimize=optimize)

@@ -130,8 +130,6 @@ def output_dir(path: Path) -> Path:
 
 
 def inspect(prototxt, caffemodel=None, *, batch=None, as_json=False) -> str:
-    import json
-
     from .errors import UnsupportedLayers
     from .inspection import render, render_unsupported, summarize
 
@@ -144,14 +142,19 @@ def inspect(prototxt, caffemodel=None, *, batch=None, as_json=False) -> str:
     return json.dumps(summary, indent=1) if as_json else render(summary)
 
 
-def caffe2torch(prototxt, caffemodel, output_dir_, *, target="graph", outputs=None, onnx=False, class_order=None, optimize=False, **options):
+def caffe2torch(prototxt, caffemodel, output_dir_, *, target="graph", outputs=None, onnx=False, class_order=None, optimize=False,
+                name=None, pt2=True, safetensors=False, input_space="caffe", global_pooling=False, quiet=False):
     if target == "timm":
+        from .export.hub_folder import convert_to_timm_folder
+
         if outputs or onnx:
             raise ConvertError("--outputs and --onnx apply to --to graph; timm's model returns the logits")
-        options.pop("pt2", None)
-        return convert_to_timm(prototxt, caffemodel, output_dir(output_dir_), class_order=class_order or "sorted", **options)
-    return convert_files(prototxt, caffemodel, output_dir(output_dir_), outputs=split_outputs(outputs), onnx=onnx,
-                         class_order=class_order or "caffe", optimized=optimize, **options)
+        # --safetensors and --no-pt2 are accepted: the folder always holds model.safetensors, never a .pt2
+        return convert_to_timm_folder(prototxt, caffemodel, output_dir(output_dir_), name=name, input_space=input_space,
+                                      class_order=class_order, global_pooling=global_pooling)
+    return convert_files(prototxt, caffemodel, output_dir(output_dir_), name=name, outputs=split_outputs(outputs), pt2=pt2,
+                         safetensors=safetensors, onnx=onnx, quiet=quiet, input_space=input_space, class_order=class_order or "caffe",
+                         global_pooling=global_pooling, optimized=optimize)
 
 
 def caffe2onnx(prototxt, caffemodel, output, *, outputs=None, opset=None, external_data=None, optimize=False, quiet=False) -> dict:
@@ -182,82 +185,6 @@ def caffe2onnx(prototxt, caffemodel, output, *, outputs=None, opset=None, extern
             f"{time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(p) for p in info["files"])
         )
     return info
-
-
-# ---- caffe2torch --to timm ---------------------------------------------------------------------
-
-
-def _fold_line(error: dict) -> str:
-    return (
-        f"folding the {error['space']} convention into layer0.conv1 is exact except where conv1 reads its zero padding; "
-        f"measured on {error['image']}: logits differ by up to {error['max_abs']:.3g} "
-        f"({error['relative']:.2g} of the largest logit), top-1 {'unchanged' if error['top1_same'] else 'CHANGED'}, "
-        f"{error['top5_overlap']}/5 of the top 5 shared"
-    )
-
-
-def convert_to_timm(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=None, input_space="caffe",
-                    class_order="sorted", global_pooling=False, safetensors=False, quiet=False) -> dict:
-    """Write NAME.timm.pth (timm's state_dict) and NAME.timm.json (the config, the input contract and
-    where every tensor came from); check the weights against timm when it is installed."""
-    from .export.checkpoint import sha256, versions
-    from .to_timm import timm_model
-    from .files import write_torch
-    from .pipelines import timm_conversion
-
-    start = time.perf_counter()
-    net = load_net_with_progress(prototxt, caffemodel)
-    weights, config = timm_conversion(net, input_space=input_space, class_order=class_order)
-    try:
-        import timm
-    except ImportError:
-        checked = "not checked against timm (not installed)"
-    else:
-        timm_model(weights)
-        checked = f"loads strictly into timm {timm.__version__} {weights.model}"
-    if safetensors:
-        try:
-            from safetensors.torch import save  # bytes we write ourselves: save_file ignores a full disk
-        except ImportError:
-            raise ConvertError("--safetensors needs the safetensors package: pip install safetensors") from None
-    stem = file_stem(name, prototxt)
-    files = [output_dir / f"{stem}.timm.pth", output_dir / f"{stem}.timm.json"]
-    if safetensors:
-        files.append(output_dir / f"{stem}.timm.safetensors")
-    info = {
-        "format": "senet-convert/timm",
-        "model": weights.model,
-        "load": f"timm.create_model('{weights.model}', pretrained=False).load_state_dict(torch.load('{files[0].name}'))",
-        "pretrained_cfg": config,
-        "sources": {
-            "prototxt": {"name": Path(prototxt).name, "sha256": sha256(Path(prototxt))},
-            "caffemodel": {"name": Path(caffemodel).name, "sha256": sha256(Path(caffemodel))},
-        },
-        "tensors": weights.sources,
-        "versions": versions(),
-    }
-    with staged_outputs(output_dir, [p.name for p in files]) as staging:
-        write_torch(weights.state_dict, staging / files[0].name)
-        (staging / files[1].name).write_text(json.dumps(info, indent=1) + "\n")
-        if safetensors:
-            (staging / files[2].name).write_bytes(save(dict(weights.state_dict), metadata={"format": "senet-convert/timm", "model": weights.model}))
-    if not quiet:
-        params = sum(t.numel() for k, t in weights.state_dict.items() if not k.endswith("num_batches_tracked"))
-        print(
-            f"{net.name}: timm {weights.model}, {params:,} parameters; class order {class_order}; input {config['input_contract']}; "
-            f"{checked}; {time.perf_counter() - start:.1f} s; wrote " + ", ".join(str(p) for p in files)
-        )
-        if "fold_error" in config:
-            print(_fold_line(config["fold_error"]))
-        if input_space == "caffe":
-            print(
-                "note: these weights take Caffe's input convention, which timm's default transforms do not produce; "
-                "use --input-space torchvision for them, or build the transform from NAME.timm.json's pretrained_cfg "
-                "(senet_convert.pipelines.make_transform)", file=sys.stderr,
-            )
-        if global_pooling:
-            print("--global-pool: timm's model already averages globally; nothing to change", file=sys.stderr)
-    return {"net": net, "weights": weights, "config": config, "files": files}
 
 
 # ---- verify ---------------------------------------------------------------------------------------
@@ -298,7 +225,5 @@ def verify_files(prototxt, caffemodel, *, device="cpu", onnx_file=None, pt2_file
 
 
 def write_report(report, path: Path) -> None:
-    import json
-
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(report.to_dict(), indent=1))
