@@ -51,6 +51,29 @@ def _oracle(net: Net, inputs, caffe, tolerance: float, report: Report, log) -> d
     return oracle
 
 
+def _torch_rows(net, inputs, oracle, order, devices, tolerance, caffe, info, outputs, torch_module, optimized, report, log) -> None:
+    """The torch graph with every value exposed (ours, or `torch_module`), as deployed, and optimized."""
+    ours = torch_module is None
+    if ours:
+        from ..to_torch import lower
+
+        start = time.perf_counter()
+        torch_module = lower(net, intermediate=True)
+        report.timings["lower"] = time.perf_counter() - start
+    torch_module.eval()
+    stage = _Stage(report)
+    torch_backends(net, torch_module, inputs, oracle, order, devices, tolerance, caffe, info, report, log)
+    report.timings["info"] = sum(i.seconds for i in report.info)
+    stage.done("torch", minus=report.timings["info"])
+    if ours:
+        del torch_module  # its copy of the weights is not needed any more
+        deployed_backends(net, inputs, oracle, order, devices, outputs, tolerance, report, log)
+        stage.done("deployed")
+    if optimized:
+        optimized_backends(net, inputs, oracle, order, devices, tolerance, report, log)
+        stage.done("optimized")
+
+
 def verify(
     net: Net,
     inputs: Mapping[str, np.ndarray],
@@ -91,26 +114,8 @@ def verify(
     pt2_program = load_pt2(pt2) if pt2 is not None else None
 
     oracle = _oracle(net, inputs, caffe, tolerance, report, log)
-
-    ours = torch_module is None
-    if ours:
-        from ..to_torch import lower
-
-        start = time.perf_counter()
-        torch_module = lower(net, intermediate=True)
-        report.timings["lower"] = time.perf_counter() - start
-    torch_module.eval()
+    _torch_rows(net, inputs, oracle, order, devices, tolerance, caffe, info, outputs, torch_module, optimized, report, log)
     stage = _Stage(report)
-    torch_backends(net, torch_module, inputs, oracle, order, devices, tolerance, caffe, info, report, log)
-    report.timings["info"] = sum(i.seconds for i in report.info)
-    stage.done("torch", minus=report.timings["info"])
-    if ours:
-        del torch_module  # its copy of the weights is not needed any more
-        deployed_backends(net, inputs, oracle, order, devices, outputs, tolerance, report, log)
-        stage.done("deployed")
-    if optimized:
-        optimized_backends(net, inputs, oracle, order, devices, tolerance, report, log)
-        stage.done("optimized")
     if pt2 is not None:
         pt2_backend(pt2, pt2_program, net, inputs, oracle, devices, outputs, tolerance, caffe, report, log)
         stage.done("pt2")
