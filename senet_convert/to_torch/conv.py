@@ -14,40 +14,39 @@ from ..graph import Layer
 from .registry import parameter, register
 
 
-class _FromBlobs:
+class FromBlobs:
     def reset_parameters(self) -> None:
         pass  # the weights come from the Caffe blobs: skip torch's random initialisation
 
 
-class CaffeConv1d(_FromBlobs, nn.Conv1d):
+class CaffeConv1d(FromBlobs, nn.Conv1d):
     pass
 
 
-class CaffeConv2d(_FromBlobs, nn.Conv2d):
+class CaffeConv2d(FromBlobs, nn.Conv2d):
     pass
 
 
-class CaffeConv3d(_FromBlobs, nn.Conv3d):
+class CaffeConv3d(FromBlobs, nn.Conv3d):
     pass
 
 
 _CONV = {1: CaffeConv1d, 2: CaffeConv2d, 3: CaffeConv3d}
 
 
-@register("Convolution", blobs=("weight", "bias"))
-def build(layer: Layer, p) -> nn.Module:
-    conv = _CONV[len(p.kernel)](
-        in_channels=layer.blobs[0].shape[1] * p.group,
-        out_channels=p.num_output,
-        kernel_size=p.kernel,
-        stride=p.stride,
-        padding=p.pad,
-        dilation=p.dilation,
-        groups=p.group,
-        bias=p.bias_term,
+def from_blobs(cls, layer: Layer, p, in_channels: int) -> nn.Module:
+    """A torch convolution of Caffe's geometry whose weight and bias are the layer's blobs."""
+    conv = cls(
+        in_channels=in_channels, out_channels=p.num_output, kernel_size=p.kernel, stride=p.stride, padding=p.pad,
+        dilation=p.dilation, groups=p.group, bias=p.bias_term,
         device="meta",  # nothing allocated until the blobs are assigned
     )
     conv.weight = parameter(layer, 0)
     if p.bias_term:
         conv.bias = parameter(layer, 1)
     return conv
+
+
+@register("Convolution", blobs=("weight", "bias"))
+def build(layer: Layer, p) -> nn.Module:
+    return from_blobs(_CONV[len(p.kernel)], layer, p, layer.blobs[0].shape[1] * p.group)

@@ -9,23 +9,19 @@ from __future__ import annotations
 from torch import nn
 
 from ..graph import Layer
-from .registry import parameter, register
+from .conv import FromBlobs, from_blobs
+from .registry import register
 
 
-class _FromBlobs:
-    def reset_parameters(self) -> None:
-        pass  # the weights come from the Caffe blobs: skip torch's random initialisation
-
-
-class CaffeDeconv1d(_FromBlobs, nn.ConvTranspose1d):
+class CaffeDeconv1d(FromBlobs, nn.ConvTranspose1d):
     pass
 
 
-class CaffeDeconv2d(_FromBlobs, nn.ConvTranspose2d):
+class CaffeDeconv2d(FromBlobs, nn.ConvTranspose2d):
     pass
 
 
-class CaffeDeconv3d(_FromBlobs, nn.ConvTranspose3d):
+class CaffeDeconv3d(FromBlobs, nn.ConvTranspose3d):
     pass
 
 
@@ -34,18 +30,4 @@ _DECONV = {1: CaffeDeconv1d, 2: CaffeDeconv2d, 3: CaffeDeconv3d}
 
 @register("Deconvolution", blobs=("weight", "bias"))
 def build(layer: Layer, p) -> nn.Module:
-    deconv = _DECONV[len(p.kernel)](
-        in_channels=layer.blobs[0].shape[0],
-        out_channels=p.num_output,
-        kernel_size=p.kernel,
-        stride=p.stride,
-        padding=p.pad,
-        dilation=p.dilation,
-        groups=p.group,
-        bias=p.bias_term,
-        device="meta",
-    )
-    deconv.weight = parameter(layer, 0)
-    if p.bias_term:
-        deconv.bias = parameter(layer, 1)
-    return deconv
+    return from_blobs(_DECONV[len(p.kernel)], layer, p, layer.blobs[0].shape[0])
