@@ -47,13 +47,25 @@ def synthetic_net(model: str, batch: int | None = None):
 
 MEASURE = r"""
 import json, resource, sys, time
+
+
+def peak_kib():
+    # VmHWM is this process's own high-water mark; ru_maxrss also counts the parent's RSS at fork
+    # (Linux carries it over exec), so a child of a large process would report the parent's size.
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 setup, step = sys.argv[1], sys.argv[2]
 exec(setup)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = peak_kib()
 t0 = time.perf_counter()
 exec(step)
 wall = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_kib()
 print(json.dumps({"wall_s": wall, "peak_above_base_mib": (peak - base) / 1024, "base_mib": base / 1024}))
 """
 

@@ -52,9 +52,13 @@ def _net(folder, h, w, *, pool=GLOBAL, form="input_shape", name="wide"):
 
 def _run_measured(*args) -> tuple[subprocess.CompletedProcess, float]:
     """The command in a child process: its result and its peak RSS in MiB (printed last)."""
-    code = ("import resource, sys\nfrom senet_convert.cli import main\n"
+    # VmHWM, the child's own high-water mark: ru_maxrss would also count the RSS the test process had
+    # when it forked the child (Linux carries it over exec), gigabytes late in a full test run.
+    code = ("import sys\nfrom senet_convert.cli import main\n"
             f"sys.argv = ['senet-convert', *{[str(a) for a in args]!r}]\n"
-            "try:\n    main()\nfinally:\n    print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
+            "try:\n    main()\nfinally:\n"
+            "    hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+            "    print('PEAK', hwm.split()[1], file=sys.stderr)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=REPO)
     peak = [line for line in result.stderr.splitlines() if line.startswith("PEAK ")]
     return result, int(peak[-1].split()[1]) / 1024
@@ -65,7 +69,7 @@ def _sample_bytes(pt2) -> list[int]:
         return [i.file_size for i in archive.infolist() if "sample_inputs" in i.filename]
 
 
-linux_rss = pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB, as Linux reports it")
+linux_rss = pytest.mark.skipif(sys.platform != "linux", reason="the peak RSS is read from /proc/self/status (VmHWM)")
 
 
 @linux_rss
