@@ -57,6 +57,33 @@ def test_a_megabyte_line_of_spaces_costs_little_memory():
     assert peak < 8 * len(text), peak
 
 
+def test_an_unknown_field_after_a_megabyte_of_spaces_costs_little_memory():
+    # naming the layer of an unknown field parses the text again: from the same cut pieces
+    layer = TEXT.index("layer {") + len("layer {")
+    text = TEXT[:layer] + " " * 2**20 + " frobnicate_param { }" + TEXT[layer:]
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConvertError, match="frobnicate_param"):
+            parse_net(text, "spaces.prototxt")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * len(text), peak
+
+
+@pytest.mark.parametrize("opening", ["layer { ", "{", 'layer { name: "x" convolution_param { '], ids=["layer", "brace", "param"])
+def test_deeply_nested_messages_are_one_line_not_a_recursion_error(tmp_path, opening):
+    bad = tmp_path / "deep.prototxt"
+    bad.write_text(TEXT + opening * 20_000 + "\n")
+    line = TEXT.count("\n") + 1
+    assert_one_line_error(run("inspect", bad), f"{bad}:{line}: messages nested more than 100 deep")
+
+
+def test_nesting_as_deep_as_caffes_messages_reads():
+    text = 'name: "n" layer { name: "a" type: "Input" top: "a" input_param { shape { dim: 1 } } }\n'
+    assert parse_net(text).layer[0].input_param.shape[0].dim == [1]
+
+
 def test_positions_after_a_long_whitespace_run_are_the_files(tmp_path):
     bad = tmp_path / "bad.prototxt"
     bad.write_text(TEXT + "force_backward: false" + " " * 10000 + "bogus_field: 1\n")

@@ -34,15 +34,15 @@ KNOWN = {
 
 def _enclosing_layer(text: str, line: int) -> tuple[str, str] | None:
     """(name, type) of the top-level layer block that contains `line`, from a lenient parse."""
-    from .prototxt import layer_lines
+    from .prototxt import _pieces, layer_lines
 
     starts = layer_lines(text)
     index = max((i for i, start in enumerate(starts) if start <= line), default=None)
     if index is None:
         return None
     net = caffe_pb2.NetParameter()
-    try:
-        text_format.Parse(text, net, allow_unknown_field=True)
+    try:  # the pieces parse_net read: long whitespace runs cut out, as there
+        text_format.ParseLines(_pieces(text)[0], net, allow_unknown_field=True)
     except text_format.ParseError:
         return None
     layers = net.layer if net.layer else net.layers

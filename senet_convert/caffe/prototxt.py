@@ -71,11 +71,33 @@ def _pieces(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     return pieces, where
 
 
+# No message of Caffe's schema (a fork's included) nests this deep; text_format recurses once per
+# level, so a file of 20,000 '{' would end in a RecursionError instead of an error message.
+MAX_NESTING = 100
+
+
+def _check_nesting(text: str, path) -> None:
+    depth, line = 0, 1
+    for match in _TOKENS.finditer(text):
+        newline, opening, closing = match.groups()
+        if newline:
+            line += 1
+        elif opening:
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ConvertError(f"{path}:{line}: messages nested more than {MAX_NESTING} deep; no Caffe message nests so deep")
+        elif closing:
+            depth -= 1
+        else:
+            line += match.group(0).count("\n")
+
+
 def parse_net(text: str, path: Path | str = "<prototxt>") -> caffe_pb2.NetParameter:
     # With plugins' fork fields declared, the text is parsed with the extended schema and handed on
     # as caffe_pb2 messages that keep those fields (see extensions.py).
     schema = extensions.net_parameter_class()
     net = schema()
+    _check_nesting(text, path)
     try:
         pieces, where = _pieces(text)
     except _LongString as exc:
