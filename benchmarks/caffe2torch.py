@@ -57,7 +57,9 @@ def main() -> None:
         size_mib = weights.stat().st_size / 2**20
         print(f"\n{model}: {weights.name} {size_mib:.0f} MiB")
         with tempfile.TemporaryDirectory() as out:
-            setup = "from senet_convert.jobs import convert_files; from pathlib import Path"
+            # what the job imports (torch, the lowering, the writers) is the baseline, not the step
+            setup = ("from senet_convert.jobs import convert_files; from pathlib import Path; "
+                     "import torch, senet_convert.to_torch, senet_convert.export.checkpoint")
             rows = []
             for label, pt2 in (("caffe2torch --no-pt2 (.pt)", False), ("caffe2torch (.pt + .pt2)", True)):
                 step = f"convert_files(Path({str(prototxt)!r}), Path({str(weights)!r}), Path({out!r}), pt2={pt2}, quiet=True)"
