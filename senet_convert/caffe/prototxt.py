@@ -77,19 +77,9 @@ MAX_NESTING = 100
 
 
 def _check_nesting(text: str, path) -> None:
-    depth, line = 0, 1
-    for match in _TOKENS.finditer(text):
-        newline, opening, closing = match.groups()
-        if newline:
-            line += 1
-        elif opening:
-            depth += 1
-            if depth > MAX_NESTING:
-                raise ConvertError(f"{path}:{line}: messages nested more than {MAX_NESTING} deep; no Caffe message nests so deep")
-        elif closing:
-            depth -= 1
-        else:
-            line += match.group(0).count("\n")
+    for kind, depth, line in _structure(text):
+        if kind == "{" and depth > MAX_NESTING:
+            raise ConvertError(f"{path}:{line}: messages nested more than {MAX_NESTING} deep; no Caffe message nests so deep")
 
 
 def parse_net(text: str, path: Path | str = "<prototxt>") -> caffe_pb2.NetParameter:
@@ -126,9 +116,9 @@ def parse_net(text: str, path: Path | str = "<prototxt>") -> caffe_pb2.NetParame
 _TOKENS = re.compile(rf"""(\n)|\#[^\n]*|{_STRING}|(\{{)|(\}})|(?<![\w])layers?\s*:?\s*(?=\{{)""")
 
 
-def layer_lines(text: str) -> list[int]:
-    """Line numbers (1-based) where each top-level `layer {` / `layers {` block opens, in order."""
-    lines: list[int] = []
+def _structure(text: str):
+    """(kind, depth, line) for each '{' (depth: inside it) and each `layer`/`layers` keyword (depth: where
+    it stands) outside strings and comments, in order; lines are 1-based."""
     depth, line = 0, 1
     for match in _TOKENS.finditer(text):
         newline, opening, closing = match.groups()
@@ -136,15 +126,18 @@ def layer_lines(text: str) -> list[int]:
             line += 1
         elif opening:
             depth += 1
+            yield "{", depth, line
         elif closing:
             depth -= 1
-        elif match.group(0)[0] == "l":
-            if depth == 0:
-                lines.append(line)
-            line += match.group(0).count("\n")
-        else:  # a string (which may span lines) or a comment
-            line += match.group(0).count("\n")
-    return lines
+        else:
+            if match.group(0)[0] == "l":
+                yield "layer", depth, line
+            line += match.group(0).count("\n")  # a string may span lines
+
+
+def layer_lines(text: str) -> list[int]:
+    """Line numbers (1-based) where each top-level `layer {` / `layers {` block opens, in order."""
+    return [line for kind, depth, line in _structure(text) if kind == "layer" and depth == 0]
 
 
 def mean_from_comment(text: str) -> tuple[float, float, float] | None:
