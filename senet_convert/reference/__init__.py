@@ -54,7 +54,7 @@ def _check_call(net: Net, inputs: Mapping[str, np.ndarray], wanted: list[str]) -
         given = np.shape(inputs[name])
         if len(given) != len(shape) or tuple(given[1:]) != tuple(shape[1:]):
             raise ConvertError(f"net '{net.name}': input '{name}' has shape {given}, the net takes {shape} (any batch)")
-    defined = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
+    defined = set(net.values())
     absent = [name for name in wanted if name not in defined]
     if absent:
         raise ConvertError(f"net '{net.name}' has no values named {absent}")

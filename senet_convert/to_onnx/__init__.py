@@ -55,14 +55,7 @@ def output_names(net: Net, outputs: Sequence[str] | None) -> tuple[list[str], li
     layer writing in place into the net's input): then it keeps its own value name.
     """
     values, names = [], []
-    defined = set(net.inputs) | {top for layer in net.layers for top in layer.tops}
-    for name in net.outputs if outputs is None else outputs:
-        if name in net.final:
-            value = net.final[name]
-        elif name in defined:
-            value = name
-        else:
-            raise ConvertError(f"net '{net.name}' has no blob or value named '{name}'")
+    for value in net.resolve(net.outputs if outputs is None else outputs):
         label = net.blob_of[value] if net.final.get(net.blob_of[value]) == value else value
         if label in net.inputs and label != value:
             label = value

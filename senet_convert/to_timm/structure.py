@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import NoReturn
 
 from ..errors import ConvertError
 from ..graph import Layer, Net
+from ..layer_checks import fail
 
 TIMM_SENETS = (
     "legacy_seresnet50/101/152, legacy_seresnext50_32x4d/101_32x4d and legacy_senet154, the residual SENets "
@@ -61,18 +61,13 @@ class Structure:
     extra: list[Layer] = field(default_factory=list)  # Dropout, Softmax
 
 
-def fail(layer: Layer, message: str) -> NoReturn:
-    raise ConvertError(f"{layer.where()}: {message}")
-
-
 class Graph:
+    """The net's producers and readers, with the questions the structure asks of them."""
+
     def __init__(self, net: Net):
         self.net = net
         self.producer = net.producer()
-        self.readers: dict[str, list[Layer]] = {}
-        for layer in net.layers:
-            for value in layer.bottoms:
-                self.readers.setdefault(value, []).append(layer)
+        self.readers = net.readers()
 
     def made_by(self, value: str, caffe_type: str, context: Layer) -> Layer:
         layer = self.producer.get(value)
