@@ -5,6 +5,7 @@ outputs all or nothing and prints one summary line; cli.py only declares the opt
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -30,20 +31,26 @@ def _warn_unused(net, caffemodel) -> None:
              + ", ".join(net.unused_weights[:5]) + (" ..." if len(net.unused_weights) > 5 else ""))
 
 
-def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=None, outputs=None, pt2=True, safetensors=False, onnx=False, quiet=False,
-                  input_space="caffe", class_order="caffe", global_pooling=False, optimized=False) -> dict:
+@contextlib.contextmanager
+def _digest_meanwhile(caffemodel):
+    """The caffemodel's sha256 as a future, computed in a thread while the job runs (hashlib releases
+    the GIL); a job that ends, failed or not, does not wait for it (the pool joins its thread on exit)."""
     from .export.provenance import sha256
 
-    start = time.perf_counter()
     cancel = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
-        # hashlib releases the GIL: the caffemodel's digest is computed while the rest runs.
-        digest = pool.submit(sha256, Path(caffemodel), cancel)
         try:
-            return _convert(prototxt, caffemodel, output_dir, digest, start, name=name, outputs=outputs, pt2=pt2, safetensors=safetensors, onnx=onnx,
-                            quiet=quiet, input_space=input_space, class_order=class_order, global_pooling=global_pooling, optimized=optimized)
-        finally:  # a failed job does not wait for the digest (the pool joins its thread on exit)
+            yield pool.submit(sha256, Path(caffemodel), cancel)
+        finally:
             cancel.set()
+
+
+def convert_files(prototxt: Path, caffemodel: Path, output_dir: Path, *, name=None, outputs=None, pt2=True, safetensors=False, onnx=False, quiet=False,
+                  input_space="caffe", class_order="caffe", global_pooling=False, optimized=False) -> dict:
+    start = time.perf_counter()
+    with _digest_meanwhile(caffemodel) as digest:
+        return _convert(prototxt, caffemodel, output_dir, digest, start, name=name, outputs=outputs, pt2=pt2, safetensors=safetensors, onnx=onnx,
+                        quiet=quiet, input_space=input_space, class_order=class_order, global_pooling=global_pooling, optimized=optimized)
 
 
 def _convert(prototxt, caffemodel, output_dir, digest, start, *, name, outputs, pt2, safetensors, onnx, quiet, input_space, class_order, global_pooling, optimized) -> dict:
@@ -160,24 +167,18 @@ def caffe2torch(prototxt, caffemodel, output_dir_, *, target="graph", outputs=No
 def caffe2onnx(prototxt, caffemodel, output, *, outputs=None, opset=None, external_data=None, optimize=False, quiet=False) -> dict:
     """Load, emit ONNX from the IR (no torch), check, write, report."""
     from .export.onnx import OPSET, export_onnx
-    from .export.provenance import sha256, source_hashes
+    from .export.provenance import source_hashes
 
     start = time.perf_counter()
     path = output if output is not None else Path(f"{Path(prototxt).stem}.onnx")
     if path.is_dir():
         path = path / f"{Path(prototxt).stem}.onnx"
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as pool:
-        # hashlib releases the GIL: the caffemodel's digest is computed while the net is read and emitted.
-        cancel = threading.Event()
-        digest = pool.submit(sha256, Path(caffemodel), cancel)
-        try:
-            net = load_net_with_progress(prototxt, caffemodel, warn=not quiet)
-            if not quiet:
-                _warn_unused(net, caffemodel)
-            info = export_onnx(net, path, outputs=split_outputs(outputs), opset=OPSET if opset is None else opset, external_data=external_data,
-                               optimized=optimize, hashes=lambda: source_hashes(net, digest.result()))
-        finally:
-            cancel.set()
+    with _digest_meanwhile(caffemodel) as digest:
+        net = load_net_with_progress(prototxt, caffemodel, warn=not quiet)
+        if not quiet:
+            _warn_unused(net, caffemodel)
+        info = export_onnx(net, path, outputs=split_outputs(outputs), opset=OPSET if opset is None else opset, external_data=external_data,
+                           optimized=optimize, hashes=lambda: source_hashes(net, digest.result()))
     if not quiet:
         print(
             f"{net.name or Path(path).stem}: opset {info['opset']}, batch dynamic, {info['nodes']} nodes, "
