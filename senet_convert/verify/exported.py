@@ -16,13 +16,6 @@ from .report import Backend
 from .torch_rows import crash, to_numpy
 
 
-def load_pt2(path):
-    # A user's .pt2 may carry pickles that torch.export.load would run: pt2_file refuses them.
-    from .pt2_file import load_pt2 as load_safely
-
-    return load_safely(path)
-
-
 def pt2_backend(path, program, net, inputs, oracle, devices, outputs, tolerance, caffe, report, log) -> None:
     import torch
 

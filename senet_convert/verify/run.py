@@ -13,7 +13,8 @@ from ..graph import Net
 from .caffe_blobs import add_caffe_row, caffe_dump
 from .compare import execution_order
 from .devices import check_devices
-from .exported import load_onnx, load_pt2, onnx_backend, pt2_backend
+from .exported import load_onnx, onnx_backend, pt2_backend
+from .pt2_file import load_pt2  # checks the archive first: a user's .pt2 may carry pickles
 from .report import TOLERANCE, Report
 from .torch_rows import deployed_backends, optimized_backends, torch_backends
 
