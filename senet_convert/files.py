@@ -250,12 +250,12 @@ def _kind(mode: int) -> str:
 def regular_size(path: str | Path, what: str) -> int:
     """The size of `path`, which must be a regular file: a device (/dev/zero) or a pipe has no
     end to read to. OSErrors are left to `reading`."""
-    mode = os.stat(path).st_mode
-    if stat.S_ISDIR(mode):
+    info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(path)
-    if not stat.S_ISREG(mode):
-        raise ConvertError(f"{path}: {_kind(mode)}, not a {what} file")
-    return os.stat(path).st_size
+    if not stat.S_ISREG(info.st_mode):
+        raise ConvertError(f"{path}: {_kind(info.st_mode)}, not a {what} file")
+    return info.st_size
 
 
 def read_bounded(path: str | Path, what: str, limit: int, hint: str = "") -> bytes:
